@@ -1,0 +1,73 @@
+import type { ErrorCodeValue } from './codes.js';
+
+/** What an error is about, beyond its code and message. */
+export interface ErrorOptions {
+  /** The plugin (its domain) the error concerns. */
+  plugin?: string;
+  /** The lifecycle hook or host call that was running, for example `setup` or `hc_state_set`. */
+  hook?: string;
+  /** Structured facts for programs: JSON pointers, limits, the offending value. */
+  details?: Record<string, unknown>;
+  /** The error that caused this one. */
+  cause?: unknown;
+}
+
+/**
+ * The one error type of HOMECORE: a stable `code`, a message that says what to fix, and the
+ * plugin and hook involved. The message is prefixed with `[plugin x, hook y]` when they are known.
+ */
+export class HomecoreError extends Error {
+  /** The stable code, for programs and docs (`docs/errors.md`). */
+  readonly code: ErrorCodeValue;
+  /** The plugin the error concerns, if any. */
+  readonly plugin: string | undefined;
+  /** The hook or host call that was running, if any. */
+  readonly hook: string | undefined;
+  /** Structured facts for programs. */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCodeValue, message: string, options: ErrorOptions = {}) {
+    super(prefix(options) + message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HomecoreError';
+    this.code = code;
+    this.plugin = options.plugin;
+    this.hook = options.hook;
+    this.details = options.details;
+  }
+
+  /** A plain object for logs and `--json` output. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { code: this.code, message: this.message };
+    if (this.plugin !== undefined) out.plugin = this.plugin;
+    if (this.hook !== undefined) out.hook = this.hook;
+    if (this.details !== undefined) out.details = this.details;
+    return out;
+  }
+}
+
+function prefix({ plugin, hook }: ErrorOptions): string {
+  if (plugin === undefined && hook === undefined) return '';
+  const parts: string[] = [];
+  if (plugin !== undefined) parts.push(`plugin ${plugin}`);
+  if (hook !== undefined) parts.push(`hook ${hook}`);
+  return `[${parts.join(', ')}] `;
+}
+
+/** True when `value` is a HomecoreError, optionally with the given code. */
+export function isHomecoreError(value: unknown, code?: ErrorCodeValue): value is HomecoreError {
+  return value instanceof HomecoreError && (code === undefined || value.code === code);
+}
+
+/**
+ * Wraps anything thrown by plugin code into a HomecoreError with `code`, keeping the original as
+ * `cause`; a HomecoreError passes through unchanged.
+ */
+export function toHomecoreError(
+  thrown: unknown,
+  code: ErrorCodeValue,
+  options: Omit<ErrorOptions, 'cause'> = {},
+): HomecoreError {
+  if (thrown instanceof HomecoreError) return thrown;
+  const text = thrown instanceof Error ? thrown.message : String(thrown);
+  return new HomecoreError(code, text, { ...options, cause: thrown });
+}
