@@ -1,0 +1,104 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// Guards the shape of the workspace: package hygiene and a dependency graph that points down.
+const root = join(import.meta.dirname, '..');
+const packagesDir = join(root, 'packages');
+
+interface PackageJson {
+  name: string;
+  private?: boolean;
+  type?: string;
+  sideEffects?: boolean;
+  exports?: Record<string, unknown>;
+  types?: string;
+  files?: string[];
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+}
+
+const packages = readdirSync(packagesDir, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(packagesDir, d.name, 'package.json')))
+  .map((d) => ({
+    dir: join(packagesDir, d.name),
+    json: JSON.parse(readFileSync(join(packagesDir, d.name, 'package.json'), 'utf8')) as PackageJson,
+  }));
+const byName = new Map(packages.map((p) => [p.json.name, p]));
+
+// Lower layers never depend on higher ones; a package may only depend on strictly lower layers.
+const layer: Record<string, number> = {
+  '@homecore/errors': 0,
+  '@homecore/sdk-assemblyscript': 0,
+  '@homecore/manifest': 1,
+  '@homecore/core-traits': 2,
+  '@homecore/core': 3,
+  '@homecore/registry': 3,
+  '@homecore/runtime-native': 4,
+  '@homecore/runtime-wasm': 4,
+  '@homecore/plugin-example': 5,
+  '@homecore/cli': 5,
+};
+
+const internalDeps = (p: PackageJson, kinds: ('dependencies' | 'devDependencies' | 'peerDependencies')[]) =>
+  kinds.flatMap((k) => Object.keys(p[k] ?? {})).filter((d) => d.startsWith('@homecore/'));
+
+describe('workspace packages', () => {
+  it('every package has a layer in the graph', () => {
+    expect(packages.map((p) => p.json.name).sort()).toEqual(Object.keys(layer).sort());
+  });
+
+  for (const { dir, json } of packages) {
+    it(`${json.name} has src/, test/, a README with an install line and an example, and publishable package.json fields`, () => {
+      expect(existsSync(join(dir, 'src', 'index.ts'))).toBe(true);
+      expect(readdirSync(join(dir, 'test')).some((f) => f.endsWith('.test.ts'))).toBe(true);
+      const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+      expect(readme).toMatch(/^# @homecore\//);
+      expect(readme).toContain(`install ${json.name}`);
+      expect(readme).toMatch(/```(ts|js|typescript|json|sh)\n/);
+      expect(json.type).toBe('module');
+      expect(json.sideEffects).toBe(false);
+      expect(json.exports?.['.']).toBeDefined();
+      expect(json.types).toBe('./dist/index.d.ts');
+      expect(json.files).toContain('dist');
+    });
+  }
+
+  it('dependencies point down the layers, so the graph has no cycles', () => {
+    const wrong: string[] = [];
+    for (const { json } of packages) {
+      for (const dep of internalDeps(json, ['dependencies', 'devDependencies', 'peerDependencies'])) {
+        if (!byName.has(dep)) wrong.push(`${json.name} -> ${dep} (no such package)`);
+        else if ((layer[dep] ?? 99) >= (layer[json.name] ?? -1)) wrong.push(`${json.name} -> ${dep}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('installing @homecore/runtime-native alone installs nothing wasm-related', () => {
+    const seen = new Set<string>();
+    const external = new Set<string>();
+    const walk = (name: string) => {
+      if (seen.has(name)) return;
+      seen.add(name);
+      const pkg = byName.get(name);
+      if (!pkg) return;
+      for (const dep of Object.keys(pkg.json.dependencies ?? {})) {
+        if (dep.startsWith('@homecore/')) walk(dep);
+        else external.add(dep);
+      }
+    };
+    walk('@homecore/runtime-native');
+    expect([...seen]).not.toContain('@homecore/runtime-wasm');
+    expect([...external].filter((d) => /binaryen|assemblyscript|wabt/.test(d))).toEqual([]);
+  });
+
+  it('the design card holds: core-traits and runtime-wasm depend only on what the card allows', () => {
+    const runtimeDeps = (name: string) => internalDeps(byName.get(name)!.json, ['dependencies']).sort();
+    expect(runtimeDeps('@homecore/manifest')).toEqual(['@homecore/errors']);
+    expect(runtimeDeps('@homecore/core-traits')).toEqual(['@homecore/errors', '@homecore/manifest']);
+    expect(runtimeDeps('@homecore/runtime-wasm')).toEqual(['@homecore/core-traits']);
+    expect(runtimeDeps('@homecore/registry')).toEqual(['@homecore/core-traits', '@homecore/manifest']);
+  });
+});
