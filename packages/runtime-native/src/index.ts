@@ -1,1 +1,2 @@
-export {};
+export { InProcessRuntime } from './runtime.js';
+export type { PluginFactory } from './resolve.js';
