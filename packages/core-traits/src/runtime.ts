@@ -6,10 +6,11 @@ import type { HomeCorePlugin, PluginContext } from './plugin.js';
 export type RuntimeKind = 'native' | 'wasm';
 
 /**
- * A plugin's code as handed to a runtime: a plugin object, wasm bytes, or the absolute path or
- * URL of its entry file (an ES module for native, a `.wasm` file for wasm).
+ * A plugin's code as handed to a runtime: a plugin object, a factory returning one (a fresh object
+ * per load), wasm bytes, or the absolute path or URL of its entry file (an ES module for native, a
+ * `.wasm` file for wasm).
  */
-export type PluginCode = HomeCorePlugin | Uint8Array | URL | string;
+export type PluginCode = HomeCorePlugin | (() => HomeCorePlugin | Promise<HomeCorePlugin>) | Uint8Array | URL | string;
 
 /**
  * One event on its way to plugins. The registry creates one per event and shares it, so the

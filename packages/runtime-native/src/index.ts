@@ -1,2 +1,10 @@
 export { InProcessRuntime } from './runtime.js';
 export type { PluginFactory } from './resolve.js';
+export { createHomecore, type Homecore, type HomecoreOptions } from './host.js';
+export {
+  ConfigEntryError,
+  ConfigEntryNotReady,
+  definePlugin,
+  type HomeCorePlugin,
+  type PluginContext,
+} from '@homecore/core-traits';

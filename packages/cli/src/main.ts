@@ -1,0 +1,142 @@
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InMemoryCore } from '@homecore/core';
+import { ErrorCode, HOMECORE_VERSION, isHomecoreError, toHomecoreError } from '@homecore/core-traits';
+import { PluginRegistry } from '@homecore/registry';
+import { jsonOutput, textOutput } from './output.js';
+import { runPlugins } from './run.js';
+import { readTrustKeys } from './trust.js';
+import { USAGE, usageError } from './usage.js';
+import { formatValidation, validatePath } from './validate.js';
+import { inspectWasm } from './inspect.js';
+
+/** Where `homecore` writes; injectable so it can be tested and embedded. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Use ANSI colours in text output. */
+  color?: boolean;
+}
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  scenario: { type: 'string' },
+  'trust-key': { type: 'string', multiple: true },
+  'allow-unsigned': { type: 'boolean' },
+  manifest: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
+  run: ['json', 'scenario', 'trust-key', 'allow-unsigned'],
+  validate: ['json'],
+  list: ['json'],
+  inspect: ['json', 'manifest', 'trust-key', 'allow-unsigned'],
+};
+
+/** Runs the `homecore` command with `argv` (without node and the script) and returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let json = argv.includes('--json');
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw usageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+    }
+    const { values, positionals } = parsed;
+    json = values.json === true;
+    if (values.version) {
+      io.stdout(`${HOMECORE_VERSION}\n`);
+      return 0;
+    }
+    const [command, ...rest] = positionals;
+    if (values.help || command === undefined || command === 'help') {
+      io.stdout(USAGE);
+      return command === undefined && !values.help ? 2 : 0;
+    }
+    const allowed = ALLOWED[command];
+    if (allowed === undefined) throw usageError(`unknown command ${JSON.stringify(command)}; commands are run, validate, list and inspect`);
+    for (const key of Object.keys(values) as (keyof typeof OPTIONS)[]) {
+      if (key !== 'help' && key !== 'version' && !allowed.includes(key)) throw usageError(`"homecore ${command}" does not take --${key}`);
+    }
+    if (rest.length !== 1) throw usageError(`"homecore ${command}" takes exactly one path, got ${rest.length === 0 ? 'none' : rest.map((r) => JSON.stringify(r)).join(' ')}`);
+    const target = rest[0]!;
+    const trustedKeys = readTrustKeys(values['trust-key'] ?? [], process.cwd());
+
+    switch (command) {
+      case 'run': {
+        const started = performance.now();
+        const elapsed = () => (performance.now() - started) / 1000;
+        const out = json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true);
+        return await runPlugins({ dir: resolve(target), ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true }, out);
+      }
+      case 'validate': {
+        const reports = await validatePath(target);
+        if (json) for (const r of reports) io.stdout(`${JSON.stringify(r)}\n`);
+        else io.stdout(formatValidation(reports));
+        return reports.every((r) => r.ok) ? 0 : 1;
+      }
+      case 'list':
+        return await listPlugins(target, json, io);
+      case 'inspect': {
+        let bytes: Uint8Array;
+        try {
+          bytes = await readFile(resolve(target));
+        } catch {
+          throw usageError(`${target} cannot be read: give the path of a .wasm file`);
+        }
+        let manifest: unknown;
+        if (values.manifest !== undefined) {
+          try {
+            manifest = JSON.parse(await readFile(resolve(values.manifest), 'utf8'));
+          } catch (err) {
+            throw usageError(`--manifest ${values.manifest} is not a readable JSON file (${(err as Error).message})`);
+          }
+        }
+        const report = await inspectWasm(bytes, { manifest, trustedKeys, allowUnsigned: values['allow-unsigned'] === true });
+        io.stdout(json ? `${JSON.stringify(report)}\n` : report.text);
+        return report.passesGate ? 0 : 1;
+      }
+    }
+    return 2;
+  } catch (err) {
+    const error = isHomecoreError(err) ? err : toHomecoreError(err, ErrorCode.INTERNAL);
+    if (json) io.stdout(`${JSON.stringify({ kind: 'error', ...error.toJSON() })}\n`);
+    else io.stderr(`homecore: ${error.message} [${error.code}]\n`);
+    return error.code === ErrorCode.CLI_USAGE || error.code === ErrorCode.SCENARIO_INVALID ? 2 : 1;
+  }
+}
+
+async function listPlugins(target: string, json: boolean, io: CliIo): Promise<number> {
+  const dir = resolve(target);
+  let isDir = false;
+  try {
+    isDir = (await stat(dir)).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw usageError(`plugin directory ${target} does not exist or is not a directory`);
+  const registry = new PluginRegistry({ core: new InMemoryCore(), runtimes: [] });
+  const found = await registry.discover(dir);
+  if (json) {
+    for (const p of found.plugins) {
+      const m = p.manifest;
+      io.stdout(`${JSON.stringify({ kind: 'plugin', domain: m.domain, name: m.name, version: m.version, runtime: m.runtime ?? 'native', entry: p.code, dependencies: m.dependencies ?? [], dir: p.dir })}\n`);
+    }
+    for (const e of found.errors) io.stdout(`${JSON.stringify({ kind: 'error', ...e.toJSON() })}\n`);
+  } else {
+    const rows = found.plugins.map((p) => [p.manifest.domain, p.manifest.version, p.manifest.runtime ?? 'native', (p.manifest.dependencies ?? []).join(',') || '-', p.manifest.name]);
+    const header = ['domain', 'version', 'runtime', 'depends on', 'name'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const fmt = (cells: string[]) => `${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`;
+    io.stdout(fmt(header));
+    for (const r of rows) io.stdout(fmt(r));
+    for (const e of found.errors) io.stdout(`error: ${e.message} [${e.code}]\n`);
+    io.stdout(`\n${found.plugins.length} plugin(s)${found.errors.length ? `, ${found.errors.length} refused` : ''}\n`);
+  }
+  return found.errors.length > 0 ? 1 : 0;
+}
+

@@ -1,0 +1,146 @@
+import type { HomecoreError } from '@homecore/core-traits';
+import type { RegistryActivity } from '@homecore/registry';
+import type { ScenarioStep } from './scenario.js';
+
+/** A sink for what `homecore run` reports: text for people or JSON lines for programs. */
+export interface RunOutput {
+  /** Something a plugin or the registry did. */
+  activity(activity: RegistryActivity): void;
+  /** A scenario step about to run. */
+  step(step: ScenarioStep, source: string): void;
+  /** A note from the command itself. */
+  note(message: string): void;
+  /** An error, with where it happened (a folder, a scenario line). */
+  error(error: HomecoreError, where?: string): void;
+  /** The end-of-run summary. */
+  summary(summary: RunSummary): void;
+}
+
+/** Per-plugin line of the summary. */
+export interface PluginSummaryLine {
+  plugin: string;
+  runtime: string;
+  state: string;
+  health: string;
+  reason: string | null;
+  delivered: number;
+  dropped: number;
+  errors: number;
+  denials: number;
+  writes: number;
+  serviceCalls: number;
+  eventsFired: number;
+  handlerP50Ms: number;
+  handlerP99Ms: number;
+}
+
+/** What `homecore run` ends with. */
+export interface RunSummary {
+  events: Record<string, number>;
+  steps: number;
+  errors: number;
+  plugins: PluginSummaryLine[];
+}
+
+type Write = (text: string) => void;
+
+/** JSON lines: one object per activity, step, note, error, and the summary last. */
+export function jsonOutput(write: Write, elapsed: () => number): RunOutput {
+  const emit = (record: Record<string, unknown>) => write(`${JSON.stringify({ t: round(elapsed()), ...record })}\n`);
+  return {
+    activity: (a) => emit({ kind: 'activity', ...serialiseActivity(a) }),
+    step: (step, source) => emit({ kind: 'step', source: `${source}:${step.line}`, ...step }),
+    note: (message) => emit({ kind: 'note', message }),
+    error: (error, where) => emit({ kind: 'error', where: where ?? null, ...error.toJSON() }),
+    summary: (summary) => emit({ kind: 'summary', ...summary }),
+  };
+}
+
+function serialiseActivity(a: RegistryActivity): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  if ('error' in a) out.error = a.error.toJSON();
+  return out;
+}
+
+/** Aligned, optionally coloured text for a terminal. */
+export function textOutput(write: Write, elapsed: () => number, color: boolean): RunOutput {
+  const paint = (code: string, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const dim = (t: string) => paint('2', t);
+  const red = (t: string) => paint('31', t);
+  const yellow = (t: string) => paint('33', t);
+  const green = (t: string) => paint('32', t);
+  const cyan = (t: string) => paint('36', t);
+  const line = (who: string, text: string) => write(`${dim(`${elapsed().toFixed(3).padStart(8)}s`)}  ${who.padEnd(24)} ${text}\n`);
+
+  return {
+    activity(a) {
+      const who = cyan(a.plugin.padEnd(24));
+      switch (a.type) {
+        case 'plugin_loaded': return line(who, green(`loaded (${a.runtime})`));
+        case 'plugin_unloaded': return line(who, dim('unloaded'));
+        case 'plugin_reloaded': return line(who, green('reloaded'));
+        case 'setup_failed': return line(who, red(`setup failed: ${a.error.message}${a.retryInMs === null ? '' : ` (retry in ${(a.retryInMs / 1000).toFixed(1)} s)`}`));
+        case 'entry_state': return line(who, dim(`entry ${a.from} -> ${a.to}${a.reason ? ` (${a.reason})` : ''}`));
+        case 'state_written': return line(who, `wrote ${a.entity_id} = ${JSON.stringify(a.state)}`);
+        case 'state_removed': return line(who, `removed ${a.entity_id}`);
+        case 'service_called': return line(who, `called ${a.domain}.${a.service}`);
+        case 'service_handled': return line(who, a.ok ? `handled ${a.domain}.${a.service}` : red(`failed ${a.domain}.${a.service}`));
+        case 'service_registered': return line(who, dim(`registered service ${a.domain}.${a.service}`));
+        case 'event_fired': return line(who, `fired ${a.event_type}`);
+        case 'log': {
+          const text = `${a.level}: ${a.message}`;
+          return line(who, a.level === 'error' ? red(text) : a.level === 'warn' ? yellow(text) : dim(text));
+        }
+        case 'warning': return line(who, yellow(`warning: ${a.message}`));
+        case 'permission_denied': return line(who, yellow(`denied ${a.action} ${a.target}${a.hook ? ` in ${a.hook}` : ''}`));
+        case 'handler_failed': return line(who, red(`${a.hook} failed: ${a.error.message}`));
+        case 'event_dropped': return line(who, yellow(`dropped ${a.event_type} (${a.reason})`));
+        case 'plugin_backoff': return line(who, yellow(`backing off ${a.backoffMs} ms after ${a.failures} failures`));
+        case 'plugin_resumed': return line(who, green('resumed'));
+        case 'plugin_quarantined': return line(who, red(`quarantined: ${a.reason}`));
+        case 'reload_failed': return line(who, red(`reload failed, old version kept: ${a.error.message}`));
+        case 'teardown_failed': return line(who, red(`teardown failed: ${a.error.message}`));
+        default: {
+          const unknown = a as { type: string };
+          return line(who, unknown.type);
+        }
+      }
+    },
+    step(step, source) {
+      line(dim(`${source}:${step.line}`.padEnd(24)), describeStep(step));
+    },
+    note(message) {
+      write(`${message}\n`);
+    },
+    error(error, where) {
+      write(`${red('error')} ${where ? `${where}: ` : ''}${error.message} ${dim(`[${error.code}]`)}\n`);
+    },
+    summary(s) {
+      write(`\nSummary: ${s.steps} scenario steps, ${Object.values(s.events).reduce((a, b) => a + b, 0)} events, ${s.errors === 0 ? green('no errors') : red(`${s.errors} error(s)`)}\n`);
+      const events = Object.entries(s.events).sort((a, b) => b[1] - a[1]);
+      if (events.length > 0) write(`  events: ${events.map(([type, n]) => `${type} ${n}`).join(', ')}\n`);
+      const header = ['plugin', 'runtime', 'state', 'health', 'delivered', 'dropped', 'errors', 'denied', 'writes', 'calls', 'fired', 'p50 ms', 'p99 ms'];
+      const rows = s.plugins.map((p) => [p.plugin, p.runtime, p.state, p.health, p.delivered, p.dropped, p.errors, p.denials, p.writes, p.serviceCalls, p.eventsFired, p.handlerP50Ms.toFixed(3), p.handlerP99Ms.toFixed(3)].map(String));
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+      const fmt = (cells: string[]) => `  ${cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`;
+      write(dim(fmt(header)));
+      for (const r of rows) write(fmt(r));
+      for (const p of s.plugins) if (p.reason) write(`  ${yellow(p.plugin)}: ${p.reason}\n`);
+    },
+  };
+}
+
+/** One line describing a scenario step. */
+export function describeStep(step: ScenarioStep): string {
+  switch (step.kind) {
+    case 'set': return `set ${step.entityId} = ${JSON.stringify(step.state)}${step.attributes ? ` ${JSON.stringify(step.attributes)}` : ''}`;
+    case 'call': return `call ${step.domain}.${step.service} ${JSON.stringify(step.data)}`;
+    case 'fire': return `fire ${step.eventType} ${JSON.stringify(step.data)}`;
+    case 'wait': return `wait ${step.ms} ms`;
+    case 'options': return `options of ${step.plugin} = ${JSON.stringify(step.value)}`;
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

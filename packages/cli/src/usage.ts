@@ -1,0 +1,32 @@
+import { ErrorCode, HomecoreError } from '@homecore/core-traits';
+
+/** The help text of `homecore`. */
+export const USAGE = `homecore: run, check and inspect HOMECORE plugins
+
+Usage:
+  homecore run <dir> [--scenario <file.jsonl>] [--json] [--trust-key <key>]... [--allow-unsigned]
+      Start the reference core, load every plugin folder in <dir>, replay the scenario, print a
+      live log of what each plugin did and a summary. Wasm plugins need @homecore/runtime-wasm.
+  homecore validate <dir | manifest.json> [--json]
+      Check manifests: every problem with its JSON pointer; exits 1 if any has an error.
+  homecore list <dir> [--json]
+      List the plugin folders in <dir> with their domain, version, runtime and dependencies.
+  homecore inspect <file.wasm> [--manifest <manifest.json>] [--trust-key <key>]... [--json]
+      Show a wasm module's imports, exports, ABI version, memory limits and signature, and
+      whether it passes the load gate.
+
+Options:
+  --json               JSON lines for programs instead of text for people
+  --scenario <file>    JSON lines: {"set": entity, "state", "attributes"}, {"call": "domain.service",
+                       "data"}, {"fire": type, "data"}, {"wait": ms}, {"options": domain, "value"};
+                       blank lines and lines starting with # are ignored
+  --trust-key <key>    a trusted publisher key: "ed25519:<base64>" or a file holding one (repeatable)
+  --allow-unsigned     development policy: load unsigned wasm modules with a warning
+  -h, --help           this text
+  -v, --version        the version
+`;
+
+/** A usage error: names what is wrong and points at `homecore --help`. */
+export function usageError(message: string): HomecoreError {
+  return new HomecoreError(ErrorCode.CLI_USAGE, `${message}\nRun "homecore --help" for usage.`);
+}

@@ -1,0 +1,23 @@
+import type { PluginRuntime } from '@homecore/core-traits';
+
+type WasmModule = typeof import('@homecore/runtime-wasm');
+
+/** The wasm runtime package if it is installed: wasm support is enabled by installing it. */
+export async function importWasmRuntime(): Promise<WasmModule | undefined> {
+  try {
+    return await import('@homecore/runtime-wasm');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((err as Error).message).includes('@homecore/runtime-wasm')) {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/** Creates the wasm runtime with the trust policy given on the command line, if the package is installed. */
+export async function createWasmRuntime(trustedKeys: string[], allowUnsigned: boolean, warn: (message: string) => void): Promise<PluginRuntime | undefined> {
+  const wasm = await importWasmRuntime();
+  if (wasm === undefined) return undefined;
+  return new wasm.WasmRuntime({ trust: { mode: allowUnsigned ? 'development' : 'strict', trustedKeys }, warn });
+}
