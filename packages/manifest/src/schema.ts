@@ -115,12 +115,8 @@ const service = closed(
   'A service the plugin registers.',
 );
 
-/**
- * The TypeBox schema of a HOMECORE plugin manifest: Home Assistant's manifest.json plus HOMECORE's
- * own fields. The top level is open (unknown keys are reported as warnings and kept); nested objects
- * are closed.
- */
-export const manifestSchema = Type.Object(
+// The top level is open (unknown keys are reported as warnings and kept); nested objects are closed.
+const schema = Type.Object(
   {
     // Home Assistant fields
     domain: domain('The plugin id, HA\'s domain slug: lowercase letters, digits and single underscores, matching the plugin folder name.'),
@@ -286,6 +282,12 @@ export const manifestSchema = Type.Object(
       'A HOMECORE plugin manifest (manifest.json): Home Assistant\'s manifest.json plus HOMECORE\'s runtime, entry, integrity, permission and limit fields. Unknown keys are reported as warnings.',
   },
 );
+
+/**
+ * The TypeBox schema of a HOMECORE plugin manifest: Home Assistant's manifest.json plus HOMECORE's
+ * own fields, as plain JSON Schema with `$schema`, `$id`, `title` and a description on every field.
+ */
+export const manifestSchema = schema as typeof schema & { $schema: string; $id: string; title: string; description: string };
 
 /** The schema's static type: the shape of a manifest that passes the schema. */
 export type ManifestShape = Static<typeof manifestSchema>;
