@@ -1,0 +1,161 @@
+import {
+  ErrorCode,
+  HomecoreError,
+  matchesPattern,
+  type Attributes,
+  type Clock,
+  type ConfigEntry,
+  type EntityState,
+  type EventContext,
+  type HostCore,
+  type JsonValue,
+  type PermissionAction,
+  type PermissionSet,
+  type PluginContext,
+  type PluginLogger,
+  type PluginManifest,
+  type ServiceHandler,
+  type Subscription,
+} from '@homecore/core-traits';
+import type { ActivityLogLevel, RegistryActivity } from './types.js';
+
+/** What a plugin context needs from the registry. */
+export interface ContextHost {
+  readonly plugin: string;
+  readonly manifest: PluginManifest;
+  readonly permissions: PermissionSet;
+  readonly core: HostCore;
+  readonly clock: Clock;
+  readonly signal: AbortSignal;
+  /** The entry as it is now. */
+  entry(): ConfigEntry;
+  /** The hook running now, for audit records. */
+  hook(): string | null;
+  /** The context id of the event being handled now, if any. */
+  parentContextId(): string | null;
+  /** True once the activation is torn down: its context may no longer act. */
+  closed(): boolean;
+  /** Records a denial (stats, audit, activity). */
+  denied(action: string, target: string): void;
+  emit(activity: RegistryActivity): void;
+  registerService(service: string, handler: ServiceHandler): () => void;
+  subscribe(subscription: Subscription): () => void;
+}
+
+/**
+ * Builds the context one plugin activation acts through. Every call is checked against the
+ * manifest's permissions (deny by default) and writes carry `user_id: "plugin:<domain>"`.
+ */
+export function createPluginContext(host: ContextHost): PluginContext {
+  const { plugin, permissions, core } = host;
+
+  const ensureOpen = (what: string): void => {
+    if (host.closed()) {
+      throw new HomecoreError(
+        ErrorCode.OPERATION_NOT_ALLOWED,
+        `${what} after the plugin was unloaded: stop timers and I/O when ctx.signal aborts`,
+        { plugin, hook: host.hook() ?? undefined },
+      );
+    }
+  };
+
+  const check = (action: PermissionAction, target: string): void => {
+    if (permissions.allows(action, target)) return;
+    host.denied(action, target);
+    throw new HomecoreError(
+      ErrorCode.PERMISSION_DENIED,
+      `plugin ${plugin} may not ${action.replace(':', ' ')} ${JSON.stringify(target)}: add ` +
+        `"${action}:${target}" (or a pattern covering it) to permissions in its manifest`,
+      { plugin, hook: host.hook() ?? undefined, details: { action, target } },
+    );
+  };
+
+  const writeContext = (): EventContext =>
+    core.createContext({ userId: `plugin:${plugin}`, parentId: host.parentContextId() });
+
+  const log =
+    (level: ActivityLogLevel) =>
+    (message: string, data?: Record<string, unknown>): void => {
+      host.emit({ type: 'log', plugin, level, message: String(message), data });
+    };
+  const logger: PluginLogger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+
+  return {
+    pluginId: plugin,
+    manifest: host.manifest,
+    get configEntry() {
+      return host.entry();
+    },
+    logger,
+    signal: host.signal,
+    now: () => host.clock.now(),
+
+    getState(entityId: string): EntityState | undefined {
+      ensureOpen('getState');
+      check('state:read', String(entityId));
+      return core.getState(entityId);
+    },
+
+    getStates(pattern?: string): EntityState[] {
+      ensureOpen('getStates');
+      return core
+        .getStates()
+        .filter(
+          (s) => permissions.allows('state:read', s.entity_id) && (pattern === undefined || matchesPattern(pattern, s.entity_id)),
+        );
+    },
+
+    setState(entityId: string, state: string, attributes?: Attributes, options?: { forceUpdate?: boolean }): EntityState {
+      ensureOpen('setState');
+      check('state:write', String(entityId));
+      const written = core.setState(entityId, state, attributes, {
+        context: writeContext(),
+        forceUpdate: options?.forceUpdate === true,
+      });
+      host.emit({ type: 'state_written', plugin, entity_id: written.entity_id, state: written.state });
+      return written;
+    },
+
+    removeState(entityId: string): boolean {
+      ensureOpen('removeState');
+      check('state:write', String(entityId));
+      const removed = core.removeState(entityId, writeContext());
+      if (removed) host.emit({ type: 'state_removed', plugin, entity_id: entityId });
+      return removed;
+    },
+
+    async callService(
+      domain: string,
+      service: string,
+      data: Record<string, JsonValue> = {},
+      options?: { returnResponse?: boolean },
+    ): Promise<unknown> {
+      ensureOpen('callService');
+      check('service:call', `${domain}.${service}`);
+      host.emit({ type: 'service_called', plugin, domain, service });
+      return core.callService(domain, service, data, {
+        context: writeContext(),
+        returnResponse: options?.returnResponse === true,
+      });
+    },
+
+    registerService(service: string, handler: ServiceHandler): () => void {
+      ensureOpen('registerService');
+      return host.registerService(service, handler);
+    },
+
+    fireEvent(eventType: string, data: Record<string, JsonValue> = {}): void {
+      ensureOpen('fireEvent');
+      check('event:fire', String(eventType));
+      core.fireEvent(eventType, data, writeContext());
+      host.emit({ type: 'event_fired', plugin, event_type: eventType });
+    },
+
+    subscribe(subscription: Subscription): () => void {
+      ensureOpen('subscribe');
+      for (const pattern of subscription.entities ?? []) check('state:read', String(pattern));
+      for (const pattern of subscription.events ?? []) check('event:subscribe', String(pattern));
+      return host.subscribe(subscription);
+    },
+  };
+}

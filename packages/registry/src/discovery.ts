@@ -1,0 +1,186 @@
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { ErrorCode, HomecoreError, isHomecoreError } from '@homecore/core-traits';
+import { parseManifest } from '@homecore/manifest';
+import type { ConfigEntryInit, DiscoveredPlugin, DiscoveryReport } from './types.js';
+
+const MANIFEST = 'manifest.json';
+const CONFIG = 'config.json';
+
+function inside(root: string, target: string): boolean {
+  const rel = relative(root, target);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && rel.split(sep)[0] !== '..');
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function folderError(error: unknown, folder: string, file: string): HomecoreError {
+  if (isHomecoreError(error)) {
+    if (error.message.includes(file)) return error;
+    const options = {
+      ...(error.plugin !== undefined ? { plugin: error.plugin } : {}),
+      details: { ...(error.details ?? {}), folder, file },
+      cause: error,
+    };
+    // Re-prefix: the new error adds `[plugin x]` itself.
+    return new HomecoreError(error.code, `${file}: ${error.message.replace(/^\[[^\]]*\] /, '')}`, options);
+  }
+  return new HomecoreError(ErrorCode.PLUGIN_FOLDER_INVALID, `${file} could not be read (${String(error)}): check the file's permissions`, {
+    details: { folder, file },
+    cause: error,
+  });
+}
+
+function parseConfig(text: string, file: string, plugin: string): ConfigEntryInit {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new HomecoreError(ErrorCode.CONFIG_INVALID, `${file} is not valid JSON (${String(cause)}): fix the JSON syntax`, { plugin, cause });
+  }
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const problems: string[] = [];
+  if (!isObject(value)) problems.push('the file must hold an object { title?, data?, options? }');
+  else {
+    const config = value as Record<string, unknown>;
+    if (config.title !== undefined && typeof config.title !== 'string') problems.push('/title must be a string');
+    if (config.data !== undefined && !isObject(config.data)) problems.push('/data must be an object');
+    if (config.options !== undefined && !isObject(config.options)) problems.push('/options must be an object');
+    const unknown = Object.keys(config).filter((k) => !['title', 'data', 'options'].includes(k));
+    if (unknown.length > 0) problems.push(`unknown keys ${unknown.join(', ')} (allowed: title, data, options)`);
+  }
+  if (problems.length > 0) {
+    throw new HomecoreError(ErrorCode.CONFIG_INVALID, `${file} is malformed: ${problems.join('; ')}`, { plugin, details: { problems } });
+  }
+  return value as ConfigEntryInit;
+}
+
+/**
+ * Finds plugin folders: every immediate sub-folder of `dir` holding a manifest.json. Each folder
+ * is checked on its own, so a bad one is reported and the others still load.
+ */
+export async function discoverPlugins(dir: string): Promise<DiscoveryReport> {
+  const report: DiscoveryReport = { plugins: [], errors: [], warnings: [] };
+  let root: string;
+  let names: string[];
+  try {
+    root = await realpath(resolve(dir));
+    names = (await readdir(root)).sort();
+  } catch (error) {
+    report.errors.push(
+      new HomecoreError(ErrorCode.PLUGIN_FOLDER_INVALID, `plugin directory ${dir} cannot be read (${String(error)}): pass an existing folder`, {
+        details: { folder: dir },
+        cause: error,
+      }),
+    );
+    return report;
+  }
+
+  const found: DiscoveredPlugin[] = [];
+  for (const name of names) {
+    const folder = join(root, name);
+    const manifestFile = join(folder, MANIFEST);
+    try {
+      const real = await realpath(folder);
+      if (!inside(root, real)) {
+        throw new HomecoreError(
+          ErrorCode.PATH_OUTSIDE_ROOT,
+          `${folder} is a link to ${real}, outside the plugin directory: copy the plugin into ${root} instead of linking it`,
+          { details: { folder, target: real } },
+        );
+      }
+      if (!(await stat(real)).isDirectory()) continue;
+      if (!(await exists(manifestFile))) continue;
+    } catch (error) {
+      report.errors.push(folderError(error, folder, folder));
+      continue;
+    }
+    try {
+      const real = await realpath(folder);
+      const manifestReal = await realpath(manifestFile);
+      if (!inside(real, manifestReal)) {
+        throw new HomecoreError(ErrorCode.PATH_OUTSIDE_ROOT, `manifest.json links outside its folder (to ${manifestReal}): use a real file`, {});
+      }
+      const { manifest, warnings } = parseManifest(await readFile(manifestReal, 'utf8'), manifestFile);
+      const domain = manifest.domain;
+      for (const w of warnings) report.warnings.push(`${manifestFile}: ${w.pointer || '(root)'}: ${w.message}`);
+      if (name !== domain) report.warnings.push(`${folder}: folder name differs from the domain ${domain}; rename the folder to ${domain}`);
+
+      const entryPath = resolve(real, manifest.entry);
+      if (isAbsolute(manifest.entry) || !inside(real, entryPath)) {
+        throw new HomecoreError(
+          ErrorCode.PATH_OUTSIDE_ROOT,
+          `entry ${JSON.stringify(manifest.entry)} points outside the plugin folder: use a path inside the folder, like "index.js"`,
+          { plugin: domain, details: { entry: manifest.entry } },
+        );
+      }
+      let entryReal: string;
+      try {
+        entryReal = await realpath(entryPath);
+      } catch {
+        throw new HomecoreError(
+          ErrorCode.ENTRY_NOT_FOUND,
+          `entry ${JSON.stringify(manifest.entry)} does not exist in ${folder}: build the plugin or fix "entry"`,
+          { plugin: domain, details: { entry: manifest.entry } },
+        );
+      }
+      if (!inside(real, entryReal)) {
+        throw new HomecoreError(
+          ErrorCode.PATH_OUTSIDE_ROOT,
+          `entry ${JSON.stringify(manifest.entry)} links outside the plugin folder (to ${entryReal}): use a real file inside the folder`,
+          { plugin: domain, details: { entry: manifest.entry, target: entryReal } },
+        );
+      }
+      if (!(await stat(entryReal)).isFile()) {
+        throw new HomecoreError(ErrorCode.ENTRY_NOT_FOUND, `entry ${JSON.stringify(manifest.entry)} is not a file: point "entry" at the module`, {
+          plugin: domain,
+          details: { entry: manifest.entry },
+        });
+      }
+
+      let config: ConfigEntryInit | undefined;
+      const configFile = join(real, CONFIG);
+      if (await exists(configFile)) {
+        const configReal = await realpath(configFile);
+        if (!inside(real, configReal)) {
+          throw new HomecoreError(ErrorCode.PATH_OUTSIDE_ROOT, `config.json links outside the plugin folder: use a real file`, { plugin: domain });
+        }
+        config = parseConfig(await readFile(configReal, 'utf8'), join(folder, CONFIG), domain);
+      }
+      found.push({ dir: real, manifest, code: entryReal, config });
+    } catch (error) {
+      report.errors.push(folderError(error, folder, error instanceof HomecoreError && error.code.startsWith('HC_ERR_MANIFEST') ? manifestFile : folder));
+    }
+  }
+
+  // Duplicate domains: keep the folder named after the domain (else the first by name), refuse the rest.
+  const byDomain = new Map<string, DiscoveredPlugin[]>();
+  for (const plugin of found) {
+    const list = byDomain.get(plugin.manifest.domain) ?? [];
+    list.push(plugin);
+    byDomain.set(plugin.manifest.domain, list);
+  }
+  for (const [domain, list] of byDomain) {
+    const keep = list.find((p) => p.dir.endsWith(`${sep}${domain}`)) ?? (list[0] as DiscoveredPlugin);
+    report.plugins.push(keep);
+    for (const other of list) {
+      if (other === keep) continue;
+      report.errors.push(
+        new HomecoreError(
+          ErrorCode.DUPLICATE_PLUGIN,
+          `${other.dir} and ${keep.dir} both declare domain ${domain}; ${other.dir} was skipped: remove one of them or change its domain`,
+          { plugin: domain, details: { folders: [keep.dir, other.dir] } },
+        ),
+      );
+    }
+  }
+  report.plugins.sort((a, b) => (a.manifest.domain < b.manifest.domain ? -1 : 1));
+  return report;
+}

@@ -1,0 +1,119 @@
+import type {
+  ConfigEntry,
+  DeliveredEvent,
+  PermissionSet,
+  PluginCode,
+  PluginContext,
+  PluginInstance,
+  PluginRuntime,
+  ServiceHandler,
+} from '@homecore/core-traits';
+import type { ResolvedManifest } from '@homecore/manifest';
+import { Fifo, type IndexEntry } from './dispatch.js';
+import { DurationWindow } from './util.js';
+import type { DropReason, PluginHealth } from './types.js';
+
+/** One running instance of a plugin with everything it registered; a reload swaps activations. */
+export interface Activation {
+  readonly record: PluginRecord;
+  readonly instance: PluginInstance;
+  readonly manifest: ResolvedManifest;
+  readonly permissions: PermissionSet;
+  readonly abort: AbortController;
+  context: PluginContext | undefined;
+  /** Its subscriptions in the index (manifest ones plus ctx.subscribe). */
+  readonly subscriptions: Set<IndexEntry<Activation>>;
+  /** Services it registered with ctx.registerService. */
+  readonly services: Map<string, ServiceHandler>;
+  /** Manifest services routed to instance.handleServiceCall. */
+  readonly routed: Set<string>;
+  /** The hook running now, for audit records and error messages. */
+  hook: string | null;
+  /** The context id of the event being handled, the parent of the plugin's writes. */
+  parentContextId: string | null;
+  closed: boolean;
+}
+
+/** Work for one plugin, delivered in order, one at a time. */
+export type QueueItem =
+  | { readonly kind: 'event'; readonly delivered: DeliveredEvent }
+  | {
+      readonly kind: 'task';
+      readonly hook: string;
+      readonly run: (instance: PluginInstance) => Promise<unknown>;
+      readonly resolve: (value: unknown) => void;
+      readonly reject: (error: unknown) => void;
+    };
+
+/** Everything the registry keeps about one plugin id; lives from load to unload. */
+export class PluginRecord {
+  readonly id: string;
+  manifest: ResolvedManifest;
+  code: PluginCode;
+  baseDir: string | undefined;
+  runtime: PluginRuntime;
+  entry: ConfigEntry;
+
+  /** The activation receiving events; undefined unless loaded. */
+  active: Activation | undefined;
+  /** An activation being set up (first setup or the new side of a reload). */
+  pending: Activation | undefined;
+
+  health: PluginHealth = 'ok';
+  healthReason: string | null = null;
+  consecutiveFailures = 0;
+  backoffs = 0;
+  backoffTimer: unknown = undefined;
+  retryTimer: unknown = undefined;
+  tries = 0;
+  removed = false;
+
+  readonly queue = new Fifo<QueueItem>();
+  queuedEvents = 0;
+  running = false;
+  pumpScheduled = false;
+  paused = false;
+  /** The bus event sequence this record last accepted, to receive each event once. */
+  stamp = 0;
+  /** Waiters for the pump to stop. */
+  stopWaiters: (() => void)[] = [];
+
+  /** Serialises lifecycle operations (setup, retry, unload, reload, config updates). */
+  op: Promise<unknown> = Promise.resolve();
+
+  /** Core registrations of `<id>.<service>`, shared by activations across reloads. */
+  readonly coreServices = new Map<string, () => void>();
+
+  delivered = 0;
+  readonly dropped: Record<DropReason, number> = { overflow: 0, backoff: 0, quarantined: 0 };
+  errors = 0;
+  serviceCalls = 0;
+  denials = 0;
+  readonly durations = new DurationWindow();
+
+  constructor(id: string, manifest: ResolvedManifest, code: PluginCode, baseDir: string | undefined, runtime: PluginRuntime, entry: ConfigEntry) {
+    this.id = id;
+    this.manifest = manifest;
+    this.code = code;
+    this.baseDir = baseDir;
+    this.runtime = runtime;
+    this.entry = entry;
+  }
+
+  /** The activation service calls and context callbacks should reach now. */
+  current(): Activation | undefined {
+    return this.active ?? this.pending;
+  }
+
+  /** Resolves once no handler of this plugin runs. */
+  whenStopped(): Promise<void> {
+    if (!this.running && !this.pumpScheduled) return Promise.resolve();
+    return new Promise((resolve) => this.stopWaiters.push(resolve));
+  }
+
+  notifyStopped(): void {
+    const waiters = this.stopWaiters;
+    this.stopWaiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,1207 @@
+import {
+  CONFIG_ENTRY_RECOVERABLE,
+  DEFAULT_LIMITS,
+  ErrorCode,
+  HOMECORE_VERSION,
+  HomecoreError,
+  PermissionSet,
+  systemClock,
+  toHomecoreError,
+  type BusEvent,
+  type Clock,
+  type ConfigEntry,
+  type ConfigEntryState,
+  type DeliveredEvent,
+  type HostCore,
+  type PluginCode,
+  type PluginId,
+  type PluginInstance,
+  type PluginRuntime,
+  type ServiceCall,
+  type ServiceHandler,
+  type Subscription,
+} from '@homecore/core-traits';
+import { parseManifest, satisfiesMinVersion, type ResolvedManifest } from '@homecore/manifest';
+import { checkConfigData } from './config-schema.js';
+import { createPluginContext } from './context.js';
+import { discoverPlugins } from './discovery.js';
+import { SubscriptionIndex, createDeliveredEvent, subscriptionSelects, type IndexEntry } from './dispatch.js';
+import { dependencyOrder, findCycles, type DependencyNode } from './graph.js';
+import { PluginRecord, type Activation } from './record.js';
+import type {
+  ConfigEntryInit,
+  ConfigEntryUpdate,
+  DiscoveryReport,
+  DropReason,
+  LoadItem,
+  LoadOptions,
+  LoadReport,
+  PermissionDenial,
+  PluginStats,
+  PluginSummary,
+  RegistryActivity,
+  RegistryOptions,
+  RegistryStats,
+  ReloadSource,
+} from './types.js';
+import { invoke, isoTime, messageOf, ulid, withTimeout } from './util.js';
+
+const AUDIT_CAPACITY = 1000;
+
+interface ResolvedPolicy {
+  maxConsecutiveFailures: number;
+  backoffMs: number;
+  quarantineAfterBackoffs: number;
+}
+
+/**
+ * The heart of HOMECORE: loads plugins through the runtime their manifest names, orders them by
+ * dependencies, runs their config entry lifecycle, dispatches bus events to the plugins that
+ * subscribed and may read them, enforces permissions, and contains failing plugins.
+ */
+export class PluginRegistry {
+  private readonly core: HostCore;
+  private readonly runtimes: ReadonlyMap<string, PluginRuntime>;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly policy: ResolvedPolicy;
+  private readonly hostLimits: { setupTimeoutMs: number; teardownTimeoutMs: number; queueCapacity: number };
+  private readonly homecoreVersion: string;
+
+  private readonly records = new Map<PluginId, PluginRecord>();
+  private readonly index = new SubscriptionIndex<Activation>();
+  private readonly listeners = new Set<(activity: RegistryActivity) => void>();
+  private readonly denials: PermissionDenial[] = [];
+  private unlisten: (() => void) | undefined;
+  private eventsSeen = 0;
+  private dispatchSeq = 0;
+
+  constructor(options: RegistryOptions) {
+    this.core = options.core;
+    this.runtimes = new Map(options.runtimes.map((r) => [r.kind, r]));
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    const policy = options.failurePolicy ?? {};
+    this.policy = {
+      maxConsecutiveFailures: Math.max(1, policy.maxConsecutiveFailures ?? 3),
+      backoffMs: Math.max(0, policy.backoffMs ?? 1000),
+      quarantineAfterBackoffs: Math.max(0, policy.quarantineAfterBackoffs ?? 3),
+    };
+    const limits = options.limits ?? {};
+    this.hostLimits = {
+      setupTimeoutMs: limits.setupTimeoutMs ?? DEFAULT_LIMITS.setupTimeoutMs,
+      teardownTimeoutMs: limits.teardownTimeoutMs ?? DEFAULT_LIMITS.teardownTimeoutMs,
+      queueCapacity: Math.max(1, limits.queueCapacity ?? DEFAULT_LIMITS.queueCapacity),
+    };
+    this.homecoreVersion = options.homecoreVersion ?? HOMECORE_VERSION;
+  }
+
+  // ---------------------------------------------------------------- loading
+
+  /**
+   * Validates the manifest, checks dependencies and config, and sets the plugin up. Resolves to its
+   * id once it is loaded or waiting in `setup_retry`; rejects with a coded error otherwise (a
+   * failed setup leaves the plugin listed in `setup_error` until it is unloaded or reloaded).
+   */
+  async load(manifest: unknown, code: PluginCode, options: LoadOptions = {}): Promise<PluginId> {
+    const resolved = this.validate(manifest);
+    return this.loadValidated(resolved, code, options, true);
+  }
+
+  /**
+   * Loads many plugins in dependency order; plugins that do not depend on each other are set up
+   * concurrently. A plugin's failure is collected in the report and fails only its dependents.
+   */
+  async loadAll(items: readonly LoadItem[]): Promise<LoadReport> {
+    const report: LoadReport = { loaded: [], retrying: [], errors: [], warnings: [] };
+    const batch = new Map<string, { manifest: ResolvedManifest; item: LoadItem; error?: HomecoreError }>();
+    for (const item of items) {
+      let manifest: ResolvedManifest;
+      try {
+        manifest = this.validate(item.manifest);
+      } catch (error) {
+        report.errors.push(toHomecoreError(error, ErrorCode.MANIFEST_INVALID));
+        continue;
+      }
+      const id = manifest.domain;
+      if (batch.has(id) || this.records.has(id)) {
+        report.errors.push(duplicateError(id));
+        continue;
+      }
+      batch.set(id, { manifest, item });
+    }
+
+    const nodes = this.dependencyNodes();
+    for (const [id, { manifest }] of batch) nodes.set(id, nodeOf(manifest));
+    for (const [id, entry] of batch) {
+      const missing = (entry.manifest.dependencies ?? []).filter((d) => !nodes.has(d));
+      if (missing.length > 0) entry.error = missingError(id, missing);
+    }
+    for (const cycle of findCycles(nodes)) {
+      for (const id of new Set(cycle)) {
+        const entry = batch.get(id);
+        if (entry !== undefined && entry.error === undefined) entry.error = cycleError(id, cycle);
+      }
+    }
+
+    // One promise per plugin, created before any runs, so a plugin can wait for its dependencies.
+    const outcome = new Map<string, { promise: Promise<boolean>; settle: (ok: boolean) => void }>();
+    for (const id of batch.keys()) {
+      let settle!: (ok: boolean) => void;
+      const promise = new Promise<boolean>((resolve) => (settle = resolve));
+      outcome.set(id, { promise, settle });
+    }
+    const run = async (id: string): Promise<void> => {
+      const { manifest, item, error } = batch.get(id)!;
+      const own = outcome.get(id)!;
+      try {
+        if (error !== undefined) throw error;
+        const waitFor = [...(manifest.dependencies ?? []), ...(manifest.after_dependencies ?? [])].filter((d) => outcome.has(d));
+        const results = await Promise.all(waitFor.map((d) => outcome.get(d)!.promise));
+        const failed = waitFor.filter((d, i) => !results[i] && (manifest.dependencies ?? []).includes(d));
+        if (failed.length > 0) throw dependencyFailedError(id, failed.map((d) => `${d} (${this.records.get(d)?.entry.state ?? 'not loaded'})`));
+        await this.loadValidated(manifest, item.code, item, false);
+        const state = this.records.get(id)?.entry.state;
+        if (state === 'loaded') report.loaded.push(id);
+        else report.retrying.push(id);
+        own.settle(state === 'loaded');
+      } catch (failure) {
+        report.errors.push(toHomecoreError(failure, ErrorCode.SETUP_FAILED, { plugin: id }));
+        own.settle(false);
+      }
+    };
+    await Promise.all([...batch.keys()].map(run));
+    return report;
+  }
+
+  /** Reads every plugin folder under `dir` (manifest, entry, optional config.json); loads nothing. */
+  async discover(dir: string): Promise<DiscoveryReport> {
+    return discoverPlugins(dir);
+  }
+
+  /** Discovers the plugin folders under `dir` and loads them all (`discover` + `loadAll`). */
+  async loadDirectory(dir: string): Promise<LoadReport> {
+    const found = await this.discover(dir);
+    const report = await this.loadAll(
+      found.plugins.map((p) => ({ manifest: p.manifest, code: p.code, baseDir: p.dir, ...(p.config ? { config: p.config } : {}) })),
+    );
+    return {
+      loaded: report.loaded,
+      retrying: report.retrying,
+      errors: [...found.errors, ...report.errors],
+      warnings: [...found.warnings, ...report.warnings],
+    };
+  }
+
+  // ---------------------------------------------------------------- unloading and reloading
+
+  /**
+   * Unloads a plugin: cancels a pending retry, runs teardown (always, even after failures or
+   * quarantine), aborts its signal, removes its services and subscriptions and disposes it.
+   * Refused with HC_ERR_DEPENDENTS_LOADED while other plugins depend on it, unless `cascade`.
+   */
+  async unload(id: PluginId, options: { cascade?: boolean } = {}): Promise<void> {
+    const rec = this.require(id);
+    const dependents = this.dependentsOf(id);
+    if (dependents.length > 0) {
+      if (options.cascade !== true) {
+        throw new HomecoreError(
+          ErrorCode.DEPENDENTS_LOADED,
+          `cannot unload: ${dependents.join(', ')} depend${dependents.length === 1 ? 's' : ''} on it; ` +
+            `unload ${dependents.length === 1 ? 'it' : 'them'} first or pass { cascade: true }`,
+          { plugin: id, details: { dependents } },
+        );
+      }
+      for (const dependent of dependents) {
+        if (this.records.has(dependent)) await this.unload(dependent, { cascade: true });
+      }
+    }
+    await this.serialize(rec, () => this.unloadLocked(rec));
+  }
+
+  /** Unloads every plugin in reverse dependency order; every teardown runs, failures are reported as activity. */
+  async unloadAll(): Promise<void> {
+    const order = dependencyOrder(this.dependencyNodes()).reverse();
+    for (const id of order) {
+      const rec = this.records.get(id);
+      if (rec !== undefined) await this.serialize(rec, () => this.unloadLocked(rec));
+    }
+  }
+
+  /**
+   * Swaps in a new version (new code and/or manifest; by default the same code) with rollback: the
+   * new one is set up before the old one is torn down, events queued meanwhile go to the new one in
+   * order, and if its setup fails the old one keeps running and this rejects HC_ERR_RELOAD_FAILED.
+   * A reload also gives a backed-off or quarantined plugin a fresh start.
+   */
+  async reload(id: PluginId, next: ReloadSource = {}): Promise<void> {
+    const rec = this.require(id);
+    await this.serialize(rec, () => this.reloadLocked(rec, next));
+  }
+
+  /**
+   * Updates a config entry. A changed `data` is validated against the config schema first. When
+   * options or data change, a running plugin's `onConfigUpdate` hook is called; without one the
+   * plugin is reloaded (HA semantics).
+   */
+  async updateConfigEntry(id: PluginId, update: ConfigEntryUpdate): Promise<void> {
+    const rec = this.require(id);
+    await this.serialize(rec, async () => {
+      if (update.data !== undefined) checkConfigData(id, rec.manifest.config_schema, update.data);
+      const before = rec.entry;
+      const changed = (update.data !== undefined && !sameJson(update.data, before.data)) ||
+        (update.options !== undefined && !sameJson(update.options, before.options));
+      if (!changed && (update.title === undefined || update.title === before.title)) return;
+      rec.entry = Object.freeze({
+        ...before,
+        ...(update.title !== undefined ? { title: update.title } : {}),
+        ...(update.data !== undefined ? { data: freezeCopy(update.data) } : {}),
+        ...(update.options !== undefined ? { options: freezeCopy(update.options) } : {}),
+        modified_at: isoTime(this.clock.now()),
+      });
+      if (!changed || rec.active === undefined || rec.entry.state !== 'loaded') return;
+      const entry = rec.entry;
+      let handled: boolean;
+      try {
+        handled = (await this.runQueued(rec, 'onConfigUpdate', (instance) => instance.handleConfigUpdate(entry))) === true;
+      } catch (error) {
+        throw this.handlerError(rec, 'onConfigUpdate', error);
+      }
+      if (!handled) await this.reloadLocked(rec, {});
+    });
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  /** Every plugin with its manifest, runtime kind, entry state, health and reason, sorted by id. */
+  list(): PluginSummary[] {
+    return [...this.records.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((r) => this.summary(r));
+  }
+
+  /** One plugin's summary, or undefined (O(1)). */
+  get(id: PluginId): PluginSummary | undefined {
+    const rec = this.records.get(id);
+    return rec === undefined ? undefined : this.summary(rec);
+  }
+
+  /** A plugin's config entry, or undefined. */
+  getConfig(id: PluginId): ConfigEntry | undefined {
+    return this.records.get(id)?.entry;
+  }
+
+  /** Per-plugin figures: deliveries, drops by reason, errors, handler time, queue depth, state, denials, runtime stats. */
+  stats(): RegistryStats {
+    const plugins: Record<PluginId, PluginStats> = {};
+    for (const rec of this.records.values()) plugins[rec.id] = this.pluginStats(rec);
+    return { events: this.eventsSeen, plugins };
+  }
+
+  /** Refused context calls, oldest first (the most recent 1000), optionally of one plugin. */
+  audit(id?: PluginId): PermissionDenial[] {
+    return id === undefined ? [...this.denials] : this.denials.filter((d) => d.plugin === id);
+  }
+
+  /** Resolves when every plugin queue that can run is drained and no handler is running. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const busy = [...this.records.values()].filter((r) => r.running || r.pumpScheduled || (this.canPump(r) && r.queue.length > 0));
+      if (busy.length === 0) return;
+      await Promise.all(busy.map((r) => (r.running || r.pumpScheduled ? r.whenStopped() : this.pumpNow(r))));
+    }
+  }
+
+  /** Subscribes to the activity stream; returns an unsubscribe. A throwing listener never breaks the registry. */
+  on(listener: (activity: RegistryActivity) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  // ---------------------------------------------------------------- validation
+
+  private validate(input: unknown): ResolvedManifest {
+    const { manifest } = parseManifest(input);
+    const id = manifest.domain;
+    if (typeof manifest.disabled === 'string' && manifest.disabled.length > 0) {
+      throw new HomecoreError(
+        ErrorCode.PLUGIN_DISABLED,
+        `the manifest disables this plugin ("disabled": ${JSON.stringify(manifest.disabled)}): remove "disabled" to load it`,
+        { plugin: id },
+      );
+    }
+    const min = manifest.min_homecore_version;
+    if (min !== undefined && !satisfiesMinVersion(this.homecoreVersion, min)) {
+      throw new HomecoreError(
+        ErrorCode.VERSION_INCOMPATIBLE,
+        `needs HOMECORE ${min} or newer but this host runs ${this.homecoreVersion}: upgrade HOMECORE or use an older plugin version`,
+        { plugin: id, details: { min_homecore_version: min, homecore_version: this.homecoreVersion } },
+      );
+    }
+    return manifest;
+  }
+
+  private runtimeFor(manifest: ResolvedManifest): PluginRuntime {
+    const runtime = this.runtimes.get(manifest.runtime);
+    if (runtime !== undefined) return runtime;
+    throw new HomecoreError(
+      ErrorCode.RUNTIME_UNAVAILABLE,
+      `no ${manifest.runtime} runtime was given to the registry: install @homecore/runtime-${manifest.runtime} ` +
+        `to run ${manifest.runtime} plugins and pass it in options.runtimes`,
+      { plugin: manifest.domain },
+    );
+  }
+
+  private async loadValidated(manifest: ResolvedManifest, code: PluginCode, options: LoadOptions, checkCycles: boolean): Promise<PluginId> {
+    const id = manifest.domain;
+    // Everything up to reserving the id is synchronous, so two concurrent loads cannot both pass.
+    if (this.records.has(id)) throw duplicateError(id);
+    const runtime = this.runtimeFor(manifest);
+    PermissionSet.parse(manifest.permissions ?? [], id);
+    const missing = (manifest.dependencies ?? []).filter((d) => !this.records.has(d));
+    if (missing.length > 0) throw missingError(id, missing);
+    if (checkCycles) {
+      const nodes = this.dependencyNodes();
+      nodes.set(id, nodeOf(manifest));
+      const cycle = findCycles(nodes).find((c) => c.includes(id));
+      if (cycle !== undefined) throw cycleError(id, cycle);
+    }
+    const config = options.config ?? {};
+    checkConfigData(id, manifest.config_schema, config.data ?? {});
+    const rec = new PluginRecord(id, manifest, code, options.baseDir, runtime, this.newEntry(manifest, config));
+    this.records.set(id, rec);
+    this.listenToCore();
+
+    try {
+      await this.waitForDependencies(rec);
+    } catch (error) {
+      this.forget(rec);
+      throw error;
+    }
+    await this.serialize(rec, () => this.setUp(rec));
+    return id;
+  }
+
+  private async waitForDependencies(rec: PluginRecord): Promise<void> {
+    const deps = rec.manifest.dependencies ?? [];
+    const failed: string[] = [];
+    for (const d of deps) {
+      const dep = this.records.get(d);
+      if (dep === undefined) {
+        failed.push(`${d} (unloaded)`);
+        continue;
+      }
+      await dep.op.catch(() => undefined);
+      if (dep.entry.state !== 'loaded') failed.push(`${d} (${dep.entry.state})`);
+    }
+    if (failed.length > 0) throw dependencyFailedError(rec.id, failed);
+  }
+
+  private newEntry(manifest: ResolvedManifest, config: ConfigEntryInit): ConfigEntry {
+    const now = isoTime(this.clock.now());
+    return Object.freeze({
+      entry_id: ulid(this.clock.now(), this.random),
+      domain: manifest.domain,
+      title: config.title ?? manifest.name,
+      data: freezeCopy(config.data ?? {}),
+      options: freezeCopy(config.options ?? {}),
+      source: 'user',
+      unique_id: null,
+      version: 1,
+      minor_version: 1,
+      disabled_by: null,
+      pref_disable_new_entities: false,
+      pref_disable_polling: false,
+      created_at: now,
+      modified_at: now,
+      state: 'not_loaded',
+      reason: null,
+    });
+  }
+
+  // ---------------------------------------------------------------- lifecycle internals
+
+  private serialize<T>(rec: PluginRecord, work: () => Promise<T>): Promise<T> {
+    const result = rec.op.then(work, work);
+    rec.op = result.catch(() => undefined);
+    return result;
+  }
+
+  private setEntryState(rec: PluginRecord, to: ConfigEntryState, reason: string | null): void {
+    const from = rec.entry.state;
+    if (from === to && rec.entry.reason === reason) return;
+    rec.entry = Object.freeze({ ...rec.entry, state: to, reason });
+    this.emit({ type: 'entry_state', plugin: rec.id, from, to, reason });
+  }
+
+  /** Sets a plugin up from scratch; NOT_READY schedules a retry, other failures leave `setup_error`. */
+  private async setUp(rec: PluginRecord): Promise<void> {
+    if (rec.removed) return;
+    this.setEntryState(rec, 'setup_in_progress', null);
+    let activation: Activation;
+    try {
+      activation = await this.activate(rec, rec.manifest, rec.code, rec.baseDir, rec.runtime);
+    } catch (failure) {
+      this.dropQueue(rec, undefined);
+      const error = failure as HomecoreError;
+      if (error.code === ErrorCode.CONFIG_ENTRY_NOT_READY) {
+        // HA's ConfigEntryNotReady backoff: 5, 10, 20, 40, 80, 80... s plus up to 1 s of jitter.
+        const wait = 5000 * 2 ** Math.min(rec.tries, 4) + Math.floor(this.random() * 1000);
+        rec.tries++;
+        this.setEntryState(rec, 'setup_retry', error.message);
+        rec.retryTimer = this.clock.setTimeout(() => this.retry(rec), wait);
+        this.emit({ type: 'setup_failed', plugin: rec.id, error, retryInMs: wait });
+        return;
+      }
+      rec.tries = 0;
+      this.setEntryState(rec, 'setup_error', error.message);
+      this.emit({ type: 'setup_failed', plugin: rec.id, error, retryInMs: null });
+      throw error;
+    }
+    rec.tries = 0;
+    rec.active = activation;
+    this.setEntryState(rec, 'loaded', null);
+    this.emit({ type: 'plugin_loaded', plugin: rec.id, runtime: activation.instance.kind });
+    this.schedulePump(rec);
+  }
+
+  private retry(rec: PluginRecord): void {
+    rec.retryTimer = undefined;
+    if (rec.removed) return;
+    void this.serialize(rec, () => this.setUp(rec)).catch(() => undefined);
+  }
+
+  /**
+   * Loads and sets up one activation; on any failure everything it registered is removed and the
+   * instance disposed before the (coded) error is thrown.
+   */
+  private async activate(
+    rec: PluginRecord,
+    manifest: ResolvedManifest,
+    code: PluginCode,
+    baseDir: string | undefined,
+    runtime: PluginRuntime,
+  ): Promise<Activation> {
+    const id = rec.id;
+    let instance;
+    try {
+      instance = await runtime.load(code, manifest, {
+        ...(baseDir !== undefined ? { baseDir } : {}),
+        warn: (message) => this.emit({ type: 'warning', plugin: id, message }),
+      });
+    } catch (error) {
+      throw toHomecoreError(error, ErrorCode.SETUP_FAILED, { plugin: id, hook: 'load' });
+    }
+    const activation: Activation = {
+      record: rec,
+      instance,
+      manifest,
+      permissions: PermissionSet.parse(manifest.permissions ?? [], id),
+      abort: new AbortController(),
+      context: undefined,
+      subscriptions: new Set(),
+      services: new Map(),
+      routed: new Set(),
+      hook: null,
+      parentContextId: null,
+      closed: false,
+    };
+    activation.context = this.contextFor(activation);
+    rec.pending = activation;
+    try {
+      this.addSubscriptions(activation, manifest.subscriptions ?? {});
+      const ms = Math.min(manifest.limits?.setup_timeout_ms ?? Infinity, this.hostLimits.setupTimeoutMs);
+      activation.hook = 'setup';
+      await withTimeout(invoke(() => instance.setup(activation.context!)), ms, this.clock, () =>
+        new HomecoreError(
+          ErrorCode.SETUP_TIMEOUT,
+          `setup did not finish within ${ms} ms: make setup resolve once the plugin is ready, move long work ` +
+            'into the background, or raise limits.setup_timeout_ms',
+          { plugin: id, hook: 'setup' },
+        ),
+      );
+      activation.hook = null;
+      for (const service of manifest.services ?? []) {
+        if (activation.services.has(service.name)) continue;
+        if (instance.hooks.serviceCall) {
+          activation.routed.add(service.name);
+          this.ensureCoreService(rec, service.name);
+        } else {
+          this.emit({
+            type: 'warning',
+            plugin: id,
+            message: `service ${id}.${service.name} is listed in the manifest but has no handler: register it in setup or implement onServiceCall`,
+          });
+        }
+      }
+    } catch (failure) {
+      activation.hook = null;
+      rec.pending = undefined;
+      await this.close(activation);
+      this.syncCoreServices(rec);
+      throw setupError(id, failure);
+    }
+    if (rec.pending === activation) rec.pending = undefined;
+    return activation;
+  }
+
+  /** Ends an activation: aborts its signal, removes its subscriptions and disposes the instance. */
+  private async close(activation: Activation): Promise<void> {
+    if (activation.closed) return;
+    activation.closed = true;
+    activation.abort.abort();
+    for (const entry of activation.subscriptions) this.index.remove(entry);
+    activation.subscriptions.clear();
+    activation.services.clear();
+    activation.routed.clear();
+    try {
+      await activation.instance.dispose();
+    } catch (error) {
+      this.emit({ type: 'warning', plugin: activation.record.id, message: `dispose failed: ${messageOf(error)}` });
+    }
+  }
+
+  /** Runs teardown with its timeout; reports a failure and returns it. */
+  private async teardown(rec: PluginRecord, activation: Activation): Promise<HomecoreError | undefined> {
+    const ms = Math.min(activation.manifest.limits?.teardown_timeout_ms ?? Infinity, this.hostLimits.teardownTimeoutMs);
+    activation.abort.abort();
+    activation.hook = 'teardown';
+    try {
+      await withTimeout(invoke(() => activation.instance.teardown()), ms, this.clock, () =>
+        new HomecoreError(
+          ErrorCode.TEARDOWN_TIMEOUT,
+          `teardown did not finish within ${ms} ms: stop timers and close connections promptly ` +
+            '(ctx.signal aborts when teardown starts), or raise limits.teardown_timeout_ms',
+          { plugin: rec.id, hook: 'teardown' },
+        ),
+      );
+      return undefined;
+    } catch (failure) {
+      const error =
+        failure instanceof HomecoreError
+          ? failure
+          : new HomecoreError(ErrorCode.TEARDOWN_FAILED, `teardown failed: ${messageOf(failure)}: make teardown release resources without throwing`, {
+              plugin: rec.id,
+              hook: 'teardown',
+              cause: failure,
+            });
+      rec.errors++;
+      this.emit({ type: 'teardown_failed', plugin: rec.id, error });
+      return error;
+    } finally {
+      activation.hook = null;
+    }
+  }
+
+  private async unloadLocked(rec: PluginRecord): Promise<void> {
+    if (rec.removed) return;
+    this.clearTimers(rec);
+    const activation = rec.active;
+    let failed: HomecoreError | undefined;
+    if (activation !== undefined) {
+      this.setEntryState(rec, 'unload_in_progress', null);
+      rec.paused = true;
+      await rec.whenStopped();
+      failed = await this.teardown(rec, activation);
+      rec.active = undefined;
+      await this.close(activation);
+    }
+    this.dropQueue(rec, undefined);
+    if (failed !== undefined) this.setEntryState(rec, 'failed_unload', failed.message);
+    else this.setEntryState(rec, 'not_loaded', null);
+    this.forget(rec);
+    this.emit({ type: 'plugin_unloaded', plugin: rec.id });
+  }
+
+  /** Removes a record and everything it registered with the core. */
+  private forget(rec: PluginRecord): void {
+    rec.removed = true;
+    this.clearTimers(rec);
+    rec.active = undefined;
+    rec.pending = undefined;
+    this.syncCoreServices(rec);
+    this.records.delete(rec.id);
+    if (this.records.size === 0 && this.unlisten !== undefined) {
+      this.unlisten();
+      this.unlisten = undefined;
+    }
+  }
+
+  private clearTimers(rec: PluginRecord): void {
+    if (rec.retryTimer !== undefined) this.clock.clearTimeout(rec.retryTimer);
+    if (rec.backoffTimer !== undefined) this.clock.clearTimeout(rec.backoffTimer);
+    rec.retryTimer = undefined;
+    rec.backoffTimer = undefined;
+  }
+
+  private async reloadLocked(rec: PluginRecord, next: ReloadSource): Promise<void> {
+    const id = rec.id;
+    if (rec.removed) throw notFound(id);
+    if (!CONFIG_ENTRY_RECOVERABLE[rec.entry.state]) {
+      throw new HomecoreError(
+        ErrorCode.OPERATION_NOT_ALLOWED,
+        `cannot reload while the config entry is ${rec.entry.state}: wait for the current operation to finish`,
+        { plugin: id },
+      );
+    }
+    let manifest: ResolvedManifest;
+    let runtime: PluginRuntime;
+    try {
+      manifest = next.manifest === undefined ? rec.manifest : this.validate(next.manifest);
+      if (manifest.domain !== id) {
+        throw new HomecoreError(
+          ErrorCode.MANIFEST_INVALID,
+          `the new manifest's domain ${manifest.domain} differs from ${id}: a reload keeps the domain; unload and load instead`,
+          { plugin: id },
+        );
+      }
+      runtime = this.runtimeFor(manifest);
+      const unmet = (manifest.dependencies ?? []).filter((d) => this.records.get(d)?.entry.state !== 'loaded');
+      if (unmet.length > 0) throw dependencyFailedError(id, unmet);
+      checkConfigData(id, manifest.config_schema, rec.entry.data);
+    } catch (error) {
+      throw this.reloadFailed(rec, error);
+    }
+    const code = next.code ?? rec.code;
+    const baseDir = next.baseDir ?? rec.baseDir;
+    const old = rec.active;
+
+    if (old === undefined) {
+      // Not running (setup_error, setup_retry): a fresh setup with the new version.
+      this.clearTimers(rec);
+      rec.tries = 0;
+      Object.assign(rec, { manifest, code, baseDir, runtime });
+      this.resetHealth(rec);
+      try {
+        await this.setUp(rec);
+      } catch (error) {
+        throw this.reloadFailed(rec, error);
+      }
+      if (rec.entry.state === 'loaded') this.emit({ type: 'plugin_reloaded', plugin: id });
+      return;
+    }
+
+    // Hot swap: pause the old one after its in-flight handler, set the new one up, then swap.
+    rec.paused = true;
+    await rec.whenStopped();
+    let fresh: Activation;
+    try {
+      fresh = await this.activate(rec, manifest, code, baseDir, runtime);
+    } catch (error) {
+      rec.paused = false;
+      this.schedulePump(rec);
+      throw this.reloadFailed(rec, error);
+    }
+    rec.active = fresh;
+    Object.assign(rec, { manifest, code, baseDir, runtime });
+    this.resetHealth(rec);
+    this.keepSelected(rec, fresh);
+    await this.teardown(rec, old);
+    await this.close(old);
+    this.syncCoreServices(rec);
+    rec.paused = false;
+    this.emit({ type: 'plugin_reloaded', plugin: id });
+    this.schedulePump(rec);
+  }
+
+  private reloadFailed(rec: PluginRecord, failure: unknown): HomecoreError {
+    const cause = toHomecoreError(failure, ErrorCode.SETUP_FAILED, { plugin: rec.id });
+    const error = new HomecoreError(
+      ErrorCode.RELOAD_FAILED,
+      `reload failed, ${rec.active !== undefined ? 'the previous version keeps running' : 'nothing is running'}: ${cause.message}`,
+      { plugin: rec.id, hook: 'reload', cause, details: { code: cause.code } },
+    );
+    this.emit({ type: 'reload_failed', plugin: rec.id, error });
+    return error;
+  }
+
+  private resetHealth(rec: PluginRecord): void {
+    if (rec.backoffTimer !== undefined) this.clock.clearTimeout(rec.backoffTimer);
+    rec.backoffTimer = undefined;
+    rec.health = 'ok';
+    rec.healthReason = null;
+    rec.consecutiveFailures = 0;
+    rec.backoffs = 0;
+  }
+
+  // ---------------------------------------------------------------- context, services, subscriptions
+
+  private contextFor(activation: Activation) {
+    const rec = activation.record;
+    return createPluginContext({
+      plugin: rec.id,
+      manifest: activation.manifest,
+      permissions: activation.permissions,
+      core: this.core,
+      clock: this.clock,
+      signal: activation.abort.signal,
+      entry: () => rec.entry,
+      hook: () => activation.hook,
+      parentContextId: () => activation.parentContextId,
+      closed: () => activation.closed,
+      denied: (action, target) => this.recordDenial(rec, action, target, activation.hook),
+      emit: (activity) => this.emit(activity),
+      registerService: (service, handler) => this.registerService(activation, service, handler),
+      subscribe: (subscription) => this.addSubscriptions(activation, subscription),
+    });
+  }
+
+  private recordDenial(rec: PluginRecord, action: string, target: string, hook: string | null): void {
+    rec.denials++;
+    const denial: PermissionDenial = Object.freeze({ time: this.clock.now(), plugin: rec.id, action, target, hook });
+    this.denials.push(denial);
+    if (this.denials.length > AUDIT_CAPACITY) this.denials.shift();
+    this.emit({ type: 'permission_denied', plugin: rec.id, action, target, hook });
+  }
+
+  private registerService(activation: Activation, service: string, handler: ServiceHandler): () => void {
+    const rec = activation.record;
+    const name = String(service);
+    if (!(activation.manifest.services ?? []).some((s) => s.name === name)) {
+      this.recordDenial(rec, 'service:register', `${rec.id}.${name}`, activation.hook);
+      throw new HomecoreError(
+        ErrorCode.PERMISSION_DENIED,
+        `plugin ${rec.id} may not register service ${rec.id}.${name}: add { "name": ${JSON.stringify(name)} } to services in its manifest`,
+        { plugin: rec.id, hook: activation.hook ?? undefined, details: { action: 'service:register', target: `${rec.id}.${name}` } },
+      );
+    }
+    if (typeof handler !== 'function') {
+      throw new HomecoreError(ErrorCode.SERVICE_INVALID, `the handler of service ${rec.id}.${name} must be a function`, { plugin: rec.id });
+    }
+    if (activation.services.has(name)) {
+      throw new HomecoreError(ErrorCode.SERVICE_EXISTS, `service ${rec.id}.${name} is already registered: call the remover it returned first`, {
+        plugin: rec.id,
+      });
+    }
+    activation.services.set(name, handler);
+    this.ensureCoreService(rec, name);
+    this.emit({ type: 'service_registered', plugin: rec.id, domain: rec.id, service: name });
+    return () => {
+      if (activation.services.get(name) !== handler) return;
+      activation.services.delete(name);
+      this.syncCoreServices(rec);
+    };
+  }
+
+  private ensureCoreService(rec: PluginRecord, name: string): void {
+    if (rec.coreServices.has(name)) return;
+    const remove = this.core.registerService(rec.id, name, (call) => this.serviceCalled(rec, name, call));
+    rec.coreServices.set(name, remove);
+  }
+
+  /** Keeps the core's registrations equal to what the live activations provide. */
+  private syncCoreServices(rec: PluginRecord): void {
+    const wanted = new Set<string>();
+    for (const a of [rec.active, rec.pending]) {
+      if (a === undefined || a.closed || rec.removed) continue;
+      for (const name of a.services.keys()) wanted.add(name);
+      for (const name of a.routed) wanted.add(name);
+    }
+    for (const [name, remove] of rec.coreServices) {
+      if (wanted.has(name)) continue;
+      rec.coreServices.delete(name);
+      try {
+        remove();
+      } catch {
+        // The core already forgot it; nothing to undo.
+      }
+    }
+  }
+
+  private async serviceCalled(rec: PluginRecord, name: string, call: ServiceCall): Promise<unknown> {
+    const id = rec.id;
+    if (rec.health === 'quarantined') {
+      throw new HomecoreError(
+        ErrorCode.PLUGIN_QUARANTINED,
+        `service ${id}.${name} is unavailable because the plugin is quarantined (${rec.healthReason ?? 'repeated failures'}): fix the plugin and reload it`,
+        { plugin: id, hook: 'onServiceCall' },
+      );
+    }
+    const activation = rec.current();
+    const handler = activation?.services.get(name);
+    rec.serviceCalls++;
+    try {
+      let result: unknown;
+      if (activation !== undefined && handler !== undefined) {
+        result = await handler(call);
+      } else if (activation !== undefined && activation.routed.has(name)) {
+        // A plugin calling its own service from a handler must not wait behind itself.
+        result =
+          call.context.user_id === `plugin:${id}`
+            ? await activation.instance.handleServiceCall(call)
+            : await this.runQueued(rec, 'onServiceCall', (instance) => instance.handleServiceCall(call));
+      } else {
+        throw new HomecoreError(ErrorCode.SERVICE_NOT_FOUND, `service ${id}.${name} has no handler right now: the plugin is not running`, {
+          plugin: id,
+        });
+      }
+      this.emit({ type: 'service_handled', plugin: id, domain: id, service: name, ok: true });
+      return result;
+    } catch (error) {
+      this.emit({ type: 'service_handled', plugin: id, domain: id, service: name, ok: false });
+      throw this.handlerError(rec, 'onServiceCall', error);
+    }
+  }
+
+  /** Counts and reports a failure of a call the caller awaits (not fed to the failure policy). */
+  private handlerError(rec: PluginRecord, hook: string, failure: unknown): HomecoreError {
+    const error = toHomecoreError(failure, ErrorCode.HANDLER_FAILED, { plugin: rec.id, hook });
+    if (error.code === ErrorCode.PLUGIN_QUARANTINED || error.code === ErrorCode.SERVICE_NOT_FOUND) return error;
+    rec.errors++;
+    this.emit({ type: 'handler_failed', plugin: rec.id, hook, error });
+    return error;
+  }
+
+  private addSubscriptions(activation: Activation, subscription: Subscription): () => void {
+    const added: IndexEntry<Activation>[] = [];
+    for (const pattern of subscription.entities ?? []) added.push({ owner: activation, kind: 'entity', pattern: String(pattern) });
+    for (const pattern of subscription.events ?? []) added.push({ owner: activation, kind: 'event', pattern: String(pattern) });
+    if (activation.closed) return () => undefined;
+    for (const entry of added) {
+      activation.subscriptions.add(entry);
+      this.index.add(entry);
+    }
+    return () => {
+      for (const entry of added) {
+        if (activation.subscriptions.delete(entry)) this.index.remove(entry);
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  private listenToCore(): void {
+    if (this.unlisten === undefined) this.unlisten = this.core.listen((event) => this.dispatch(event));
+  }
+
+  private dispatch(event: BusEvent): void {
+    this.eventsSeen++;
+    const seq = ++this.dispatchSeq;
+    const type = event.event_type;
+    const raw = (event.data as { entity_id?: unknown }).entity_id;
+    const entityId = (type === 'state_changed' || type === 'state_reported') && typeof raw === 'string' ? raw : undefined;
+    let delivered: DeliveredEvent | undefined;
+    this.index.match(type, entityId, (entry) => {
+      const activation = entry.owner;
+      const rec = activation.record;
+      if (rec.stamp === seq || activation.closed) return;
+      if (!mayReceive(activation, type, entityId)) return;
+      rec.stamp = seq;
+      delivered ??= createDeliveredEvent(event);
+      this.enqueue(rec, delivered);
+    });
+  }
+
+  private enqueue(rec: PluginRecord, delivered: DeliveredEvent): void {
+    if (rec.health !== 'ok') {
+      this.countDrop(rec, delivered, rec.health === 'backoff' ? 'backoff' : 'quarantined');
+      return;
+    }
+    const capacity = Math.min(rec.manifest.limits?.queue_capacity ?? Infinity, this.hostLimits.queueCapacity);
+    if (rec.queuedEvents >= capacity) {
+      // Overflow policy: drop the oldest queued event so the plugin catches up with the newest state.
+      const oldest = rec.queue.removeFirst((item) => item.kind === 'event');
+      if (oldest !== undefined && oldest.kind === 'event') {
+        rec.queuedEvents--;
+        this.countDrop(rec, oldest.delivered, 'overflow');
+      }
+    }
+    rec.queue.push({ kind: 'event', delivered });
+    rec.queuedEvents++;
+    this.schedulePump(rec);
+  }
+
+  private countDrop(rec: PluginRecord, delivered: DeliveredEvent, reason: DropReason): void {
+    rec.dropped[reason]++;
+    this.emit({ type: 'event_dropped', plugin: rec.id, event_type: delivered.event.event_type, reason });
+  }
+
+  /** Empties the queue: events are counted as dropped for `reason` (or discarded), tasks are rejected unless kept. */
+  private dropQueue(rec: PluginRecord, reason: DropReason | undefined, keepTasks = false): void {
+    for (const item of rec.queue.drain()) {
+      if (item.kind === 'event') {
+        rec.queuedEvents--;
+        if (reason !== undefined) this.countDrop(rec, item.delivered, reason);
+      } else if (keepTasks) {
+        rec.queue.push(item);
+      } else {
+        item.reject(
+          new HomecoreError(ErrorCode.PLUGIN_NOT_FOUND, `the plugin stopped before it could run ${item.hook}: load it again`, {
+            plugin: rec.id,
+            hook: item.hook,
+          }),
+        );
+      }
+    }
+  }
+
+  /** After a reload, keeps only queued events the new activation subscribes to and may read. */
+  private keepSelected(rec: PluginRecord, activation: Activation): void {
+    for (const item of rec.queue.drain()) {
+      if (item.kind === 'task') {
+        rec.queue.push(item);
+        continue;
+      }
+      const event = item.delivered.event;
+      const raw = (event.data as { entity_id?: unknown }).entity_id;
+      const entityId = typeof raw === 'string' ? raw : undefined;
+      if (subscriptionSelects(activation.subscriptions, event.event_type, entityId) && mayReceive(activation, event.event_type, entityId)) {
+        rec.queue.push(item);
+      } else {
+        rec.queuedEvents--;
+      }
+    }
+  }
+
+  /** Runs a call on the plugin's instance in its queue, so instance calls never overlap. */
+  private runQueued(rec: PluginRecord, hook: string, run: (instance: PluginInstance) => Promise<unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      rec.queue.push({ kind: 'task', hook, run, resolve, reject });
+      this.schedulePump(rec);
+    });
+  }
+
+  private canPump(rec: PluginRecord): boolean {
+    return !rec.paused && !rec.removed && rec.active !== undefined && rec.entry.state === 'loaded';
+  }
+
+  private schedulePump(rec: PluginRecord): void {
+    if (rec.running || rec.pumpScheduled || !this.canPump(rec)) return;
+    rec.pumpScheduled = true;
+    // Deliver after the core's synchronous dispatch returns: a plugin never runs inside a write.
+    queueMicrotask(() => {
+      rec.pumpScheduled = false;
+      void this.pump(rec);
+    });
+  }
+
+  private pumpNow(rec: PluginRecord): Promise<void> {
+    this.schedulePump(rec);
+    return rec.whenStopped();
+  }
+
+  private async pump(rec: PluginRecord): Promise<void> {
+    if (rec.running) return;
+    rec.running = true;
+    try {
+      while (this.canPump(rec)) {
+        const item = rec.queue.shift();
+        if (item === undefined) break;
+        const activation = rec.active!;
+        if (item.kind === 'event') {
+          rec.queuedEvents--;
+          await this.deliver(rec, activation, item.delivered);
+        } else {
+          activation.hook = item.hook;
+          try {
+            item.resolve(await item.run(activation.instance));
+          } catch (error) {
+            item.reject(error);
+          } finally {
+            activation.hook = null;
+          }
+        }
+      }
+    } finally {
+      rec.running = false;
+      rec.notifyStopped();
+    }
+  }
+
+  private async deliver(rec: PluginRecord, activation: Activation, delivered: DeliveredEvent): Promise<void> {
+    const hook = delivered.event.event_type === 'state_changed' ? 'onStateChanged' : 'onEvent';
+    activation.hook = hook;
+    activation.parentContextId = delivered.event.context.id;
+    rec.delivered++;
+    const started = performance.now();
+    try {
+      await activation.instance.handleEvent(delivered);
+      rec.consecutiveFailures = 0;
+      rec.backoffs = 0;
+    } catch (error) {
+      this.eventHandlerFailed(rec, hook, error);
+    } finally {
+      rec.durations.add(performance.now() - started);
+      activation.hook = null;
+      activation.parentContextId = null;
+    }
+  }
+
+  /** The failure policy: consecutive failures lead to a backoff, repeated backoffs to quarantine. */
+  private eventHandlerFailed(rec: PluginRecord, hook: string, failure: unknown): void {
+    const error = toHomecoreError(failure, ErrorCode.HANDLER_FAILED, { plugin: rec.id, hook });
+    rec.errors++;
+    this.emit({ type: 'handler_failed', plugin: rec.id, hook, error });
+    rec.consecutiveFailures++;
+    const failures = rec.consecutiveFailures;
+    if (failures < this.policy.maxConsecutiveFailures) return;
+    rec.consecutiveFailures = 0;
+    if (rec.backoffs >= this.policy.quarantineAfterBackoffs) {
+      rec.health = 'quarantined';
+      rec.healthReason =
+        `quarantined after ${rec.backoffs} backoff${rec.backoffs === 1 ? '' : 's'} without a successful event ` +
+        `(last error: ${error.message}); fix the plugin and reload it`;
+      this.dropQueue(rec, 'quarantined', true);
+      this.emit({ type: 'plugin_quarantined', plugin: rec.id, reason: rec.healthReason });
+      return;
+    }
+    rec.backoffs++;
+    const backoffMs = this.policy.backoffMs * 2 ** (rec.backoffs - 1);
+    rec.health = 'backoff';
+    rec.healthReason = `${failures} consecutive handler failures (last error: ${error.message}); events are dropped for ${backoffMs} ms`;
+    this.dropQueue(rec, 'backoff', true);
+    this.emit({ type: 'plugin_backoff', plugin: rec.id, failures, backoffMs });
+    rec.backoffTimer = this.clock.setTimeout(() => {
+      rec.backoffTimer = undefined;
+      if (rec.removed || rec.health !== 'backoff') return;
+      rec.health = 'ok';
+      rec.healthReason = null;
+      this.emit({ type: 'plugin_resumed', plugin: rec.id });
+      this.schedulePump(rec);
+    }, backoffMs);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private emit(activity: RegistryActivity): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(activity);
+      } catch {
+        // An activity listener is a log sink: its failure must never break the registry.
+      }
+    }
+  }
+
+  private require(id: PluginId): PluginRecord {
+    const rec = this.records.get(id);
+    if (rec === undefined) throw notFound(id);
+    return rec;
+  }
+
+  private dependentsOf(id: PluginId): PluginId[] {
+    const out: PluginId[] = [];
+    for (const rec of this.records.values()) if (rec.id !== id && (rec.manifest.dependencies ?? []).includes(id)) out.push(rec.id);
+    return out.sort();
+  }
+
+  private dependencyNodes(): Map<string, DependencyNode> {
+    const nodes = new Map<string, DependencyNode>();
+    for (const rec of this.records.values()) nodes.set(rec.id, nodeOf(rec.manifest));
+    return nodes;
+  }
+
+  private summary(rec: PluginRecord): PluginSummary {
+    return {
+      id: rec.id,
+      manifest: rec.manifest,
+      runtime: rec.runtime.kind,
+      state: rec.entry.state,
+      health: rec.health,
+      reason: rec.health !== 'ok' ? rec.healthReason : rec.entry.reason,
+      entryId: rec.entry.entry_id,
+    };
+  }
+
+  private pluginStats(rec: PluginRecord): PluginStats {
+    let runtime = {};
+    const instance = rec.active?.instance;
+    if (instance !== undefined) {
+      try {
+        runtime = { ...instance.stats() };
+      } catch {
+        runtime = {};
+      }
+    }
+    return {
+      id: rec.id,
+      state: rec.entry.state,
+      health: rec.health,
+      reason: rec.health !== 'ok' ? rec.healthReason : rec.entry.reason,
+      delivered: rec.delivered,
+      dropped: { ...rec.dropped },
+      errors: rec.errors,
+      serviceCalls: rec.serviceCalls,
+      handlerMs: rec.durations.summary(),
+      queueDepth: rec.queuedEvents,
+      permissionDenials: rec.denials,
+      runtime,
+    };
+  }
+}
+
+function mayReceive(activation: Activation, eventType: string, entityId: string | undefined): boolean {
+  if (eventType === 'state_changed' || eventType === 'state_reported') {
+    return entityId !== undefined && activation.permissions.allows('state:read', entityId);
+  }
+  return activation.permissions.allows('event:subscribe', eventType);
+}
+
+function nodeOf(manifest: ResolvedManifest): DependencyNode {
+  return { dependencies: manifest.dependencies ?? [], after: manifest.after_dependencies ?? [] };
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function freezeCopy<T>(value: T): T {
+  const copy = JSON.parse(JSON.stringify(value ?? {})) as T;
+  const freeze = (v: unknown): void => {
+    if (v === null || typeof v !== 'object') return;
+    Object.freeze(v);
+    for (const child of Object.values(v)) freeze(child);
+  };
+  freeze(copy);
+  return copy;
+}
+
+function notFound(id: string): HomecoreError {
+  return new HomecoreError(ErrorCode.PLUGIN_NOT_FOUND, `no plugin ${id} is loaded: check the id with list()`, { plugin: id });
+}
+
+function duplicateError(id: string): HomecoreError {
+  return new HomecoreError(
+    ErrorCode.DUPLICATE_PLUGIN,
+    `a plugin with domain ${id} is already loaded or loading: unload it first, or use reload() to replace it`,
+    { plugin: id },
+  );
+}
+
+function missingError(id: string, missing: string[]): HomecoreError {
+  return new HomecoreError(
+    ErrorCode.DEPENDENCY_MISSING,
+    `depends on ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not loaded: load ${missing.length === 1 ? 'it' : 'them'} first ` +
+      '(or together with loadAll), or remove the entry from dependencies',
+    { plugin: id, details: { missing } },
+  );
+}
+
+function dependencyFailedError(id: string, failed: string[]): HomecoreError {
+  return new HomecoreError(
+    ErrorCode.DEPENDENCY_FAILED,
+    `dependencies ${failed.join(', ')} did not load: fix ${failed.length === 1 ? 'that plugin' : 'those plugins'} first`,
+    { plugin: id, details: { failed } },
+  );
+}
+
+function cycleError(id: string, cycle: string[]): HomecoreError {
+  return new HomecoreError(
+    ErrorCode.DEPENDENCY_CYCLE,
+    `dependency cycle ${cycle.join(' -> ')} (after_dependencies count too): remove one of these dependencies`,
+    { plugin: id, details: { cycle } },
+  );
+}
+
+function setupError(id: string, failure: unknown): HomecoreError {
+  if (failure instanceof HomecoreError) {
+    if (failure.plugin !== undefined) return failure;
+    // A coded error thrown by the plugin (ConfigEntryNotReady...): keep its code, name the plugin.
+    return new HomecoreError(failure.code, failure.message, { plugin: id, hook: 'setup', details: failure.details, cause: failure });
+  }
+  return new HomecoreError(ErrorCode.SETUP_FAILED, `setup failed: ${messageOf(failure)}: fix the plugin's setup or its config, then reload it`, {
+    plugin: id,
+    hook: 'setup',
+    cause: failure,
+  });
+}

@@ -1,0 +1,222 @@
+import type {
+  Clock,
+  ConfigEntryState,
+  HomecoreError,
+  HostCore,
+  JsonValue,
+  PluginCode,
+  PluginId,
+  PluginManifest,
+  PluginRuntime,
+  RuntimeKind,
+  RuntimeStats,
+} from '@homecore/core-traits';
+
+/** How a plugin's event handling is doing under the failure policy. */
+export type PluginHealth = 'ok' | 'backoff' | 'quarantined';
+
+/** Why an event was not delivered to a plugin. */
+export type DropReason = 'overflow' | 'backoff' | 'quarantined';
+
+/** When repeated handler failures lead to backoff, and repeated backoffs to quarantine. */
+export interface FailurePolicy {
+  /** Consecutive handler failures that start a backoff (default 3). */
+  maxConsecutiveFailures?: number;
+  /** The first backoff in ms; each further backoff without a success doubles it (default 1000). */
+  backoffMs?: number;
+  /** Backoffs without a success in between before the plugin is quarantined (default 3). */
+  quarantineAfterBackoffs?: number;
+}
+
+/** Host caps; a manifest's `limits` may lower them, never raise them. */
+export interface RegistryLimits {
+  /** Longest a plugin's setup may take (default 30 000 ms). */
+  setupTimeoutMs?: number;
+  /** Longest a plugin's teardown may take (default 10 000 ms). */
+  teardownTimeoutMs?: number;
+  /** Events queued per plugin before the oldest is dropped (default 1024). */
+  queueCapacity?: number;
+}
+
+/** Options for `new PluginRegistry()`. */
+export interface RegistryOptions {
+  /** The core plugins act on. */
+  core: HostCore;
+  /** The runtimes, chosen by each manifest's `runtime` kind. */
+  runtimes: readonly PluginRuntime[];
+  /** Time source for timeouts, retries and backoff (default: the system clock). */
+  clock?: Clock;
+  /** Failure policy for event handlers. */
+  failurePolicy?: FailurePolicy;
+  /** Host caps on per-plugin limits. */
+  limits?: RegistryLimits;
+  /** The version `min_homecore_version` is checked against (default HOMECORE_VERSION). */
+  homecoreVersion?: string;
+  /** Random numbers in [0, 1) for retry jitter and entry ids (default Math.random); inject for deterministic tests. */
+  random?: () => number;
+}
+
+/** The config entry a plugin is loaded with; everything else is filled in. */
+export interface ConfigEntryInit {
+  /** Defaults to the manifest's `name`. */
+  title?: string;
+  /** Validated against the manifest's `config_schema`. */
+  data?: Record<string, JsonValue>;
+  /** User-changeable options. */
+  options?: Record<string, JsonValue>;
+}
+
+/** Options for `registry.load()`. */
+export interface LoadOptions {
+  /** The plugin's config entry. */
+  config?: ConfigEntryInit;
+  /** The plugin's folder, for resolving relative paths in the runtime. */
+  baseDir?: string;
+}
+
+/** One plugin for `registry.loadAll()`. */
+export interface LoadItem extends LoadOptions {
+  /** The manifest, unvalidated. */
+  manifest: unknown;
+  /** The plugin's code. */
+  code: PluginCode;
+}
+
+/** What `loadAll` and `loadDirectory` did. */
+export interface LoadReport {
+  /** Plugins set up and running, in the order their setup finished. */
+  loaded: PluginId[];
+  /** Plugins whose setup asked to be retried (entry state `setup_retry`). */
+  retrying: PluginId[];
+  /** One coded error per plugin (or folder) that failed; the others were not affected. */
+  errors: HomecoreError[];
+  /** Non-fatal findings, for example a folder whose name differs from its domain. */
+  warnings: string[];
+}
+
+/** A plugin folder found by `registry.discover()`. */
+export interface DiscoveredPlugin {
+  /** The plugin's folder (absolute). */
+  dir: string;
+  /** The validated manifest. */
+  manifest: PluginManifest;
+  /** The absolute path of the entry file. */
+  code: string;
+  /** The folder's `config.json`, if any. */
+  config: ConfigEntryInit | undefined;
+}
+
+/** What `registry.discover()` found. */
+export interface DiscoveryReport {
+  /** Valid plugin folders, sorted by domain. */
+  plugins: DiscoveredPlugin[];
+  /** One coded error per refused folder, naming the folder and file. */
+  errors: HomecoreError[];
+  /** Non-fatal findings. */
+  warnings: string[];
+}
+
+/** One plugin as `list()` and `get()` show it. */
+export interface PluginSummary {
+  /** The plugin id (its domain). */
+  readonly id: PluginId;
+  /** The validated manifest. */
+  readonly manifest: PluginManifest;
+  /** The runtime kind running it. */
+  readonly runtime: RuntimeKind;
+  /** The config entry's state. */
+  readonly state: ConfigEntryState;
+  /** The failure policy's view of it. */
+  readonly health: PluginHealth;
+  /** Why it is not running normally (setup error, retry, backoff or quarantine), else null. */
+  readonly reason: string | null;
+  /** The config entry id. */
+  readonly entryId: string;
+}
+
+/** Per-plugin figures in `stats()`. */
+export interface PluginStats {
+  readonly id: PluginId;
+  readonly state: ConfigEntryState;
+  readonly health: PluginHealth;
+  readonly reason: string | null;
+  /** Events handed to the plugin's handlers. */
+  readonly delivered: number;
+  /** Events not delivered, by reason. */
+  readonly dropped: Readonly<Record<DropReason, number>>;
+  /** Handler, service and config-update failures. */
+  readonly errors: number;
+  /** Calls to services the plugin registered. */
+  readonly serviceCalls: number;
+  /** Event handler durations over the recent window, in ms. */
+  readonly handlerMs: { readonly p50: number; readonly p99: number; readonly samples: number };
+  /** Events waiting in the plugin's queue. */
+  readonly queueDepth: number;
+  /** Context calls refused by its permissions. */
+  readonly permissionDenials: number;
+  /** Figures from the runtime (`PluginInstance.stats()`), empty when no instance runs. */
+  readonly runtime: RuntimeStats;
+}
+
+/** What `registry.stats()` returns. */
+export interface RegistryStats {
+  /** Bus events the registry has seen. */
+  readonly events: number;
+  /** Per plugin, keyed by id. */
+  readonly plugins: Readonly<Record<PluginId, PluginStats>>;
+}
+
+/** One refused context call, as `audit()` lists it. */
+export interface PermissionDenial {
+  /** Milliseconds since the epoch (registry clock). */
+  readonly time: number;
+  readonly plugin: PluginId;
+  /** The permission action, for example `state:write`. */
+  readonly action: string;
+  /** What was asked for, for example `light.kitchen`. */
+  readonly target: string;
+  /** The hook that was running, or null (for example a timer). */
+  readonly hook: string | null;
+}
+
+/** Log levels of `log` activity. */
+export type ActivityLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** A typed stream of what the registry and its plugins do; the CLI prints it as its live log. */
+export type RegistryActivity =
+  | { type: 'plugin_loaded'; plugin: PluginId; runtime: RuntimeKind }
+  | { type: 'plugin_unloaded'; plugin: PluginId }
+  | { type: 'setup_failed'; plugin: PluginId; error: HomecoreError; retryInMs: number | null }
+  | { type: 'entry_state'; plugin: PluginId; from: ConfigEntryState; to: ConfigEntryState; reason: string | null }
+  | { type: 'state_written'; plugin: PluginId; entity_id: string; state: string }
+  | { type: 'state_removed'; plugin: PluginId; entity_id: string }
+  | { type: 'service_called'; plugin: PluginId; domain: string; service: string }
+  | { type: 'service_handled'; plugin: PluginId; domain: string; service: string; ok: boolean }
+  | { type: 'service_registered'; plugin: PluginId; domain: string; service: string }
+  | { type: 'event_fired'; plugin: PluginId; event_type: string }
+  | { type: 'log'; plugin: PluginId; level: ActivityLogLevel; message: string; data: Record<string, unknown> | undefined }
+  | { type: 'warning'; plugin: PluginId; message: string }
+  | { type: 'permission_denied'; plugin: PluginId; action: string; target: string; hook: string | null }
+  | { type: 'handler_failed'; plugin: PluginId; hook: string; error: HomecoreError }
+  | { type: 'event_dropped'; plugin: PluginId; event_type: string; reason: DropReason }
+  | { type: 'plugin_backoff'; plugin: PluginId; failures: number; backoffMs: number }
+  | { type: 'plugin_resumed'; plugin: PluginId }
+  | { type: 'plugin_quarantined'; plugin: PluginId; reason: string }
+  | { type: 'plugin_reloaded'; plugin: PluginId }
+  | { type: 'reload_failed'; plugin: PluginId; error: HomecoreError }
+  | { type: 'teardown_failed'; plugin: PluginId; error: HomecoreError };
+
+/** Update for `registry.updateConfigEntry()`. */
+export interface ConfigEntryUpdate {
+  title?: string;
+  data?: Record<string, JsonValue>;
+  options?: Record<string, JsonValue>;
+}
+
+/** The new version for `registry.reload()`; omitted parts stay as they are. */
+export interface ReloadSource {
+  manifest?: unknown;
+  code?: PluginCode;
+  /** The plugin's folder, if the code moved. */
+  baseDir?: string;
+}
