@@ -372,13 +372,16 @@ export class PluginRegistry {
     this.records.set(id, rec);
     this.listenToCore();
 
-    try {
-      await this.waitForDependencies(rec);
-    } catch (error) {
-      this.forget(rec);
-      throw error;
-    }
-    await this.serialize(rec, () => this.setUp(rec));
+    // Chained now, so a dependent loading concurrently waits for this setup through `rec.op`.
+    await this.serialize(rec, async () => {
+      try {
+        await this.waitForDependencies(rec);
+      } catch (error) {
+        this.forget(rec);
+        throw error;
+      }
+      await this.setUp(rec);
+    });
     return id;
   }
 

@@ -51,7 +51,7 @@ export class FakeInstance implements PluginInstance {
 
   async handleEvent(event: DeliveredEvent): Promise<void> {
     this.received.push(event);
-    if (event.event.event_type === 'state_changed') await this.plugin.onStateChanged?.(event.event as StateChangedEvent);
+    if (event.event.event_type === 'state_changed') await this.plugin.onStateChanged?.(event.event as unknown as StateChangedEvent);
     else await this.plugin.onEvent?.(event.event);
   }
 
