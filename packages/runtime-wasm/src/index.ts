@@ -1,1 +1,20 @@
-export {};
+export { WasmRuntime, type WasmRuntimeStats } from './runtime.js';
+export { WasmPluginInstance, LOG_MESSAGE_MAX_BYTES } from './instance.js';
+export {
+  DEFAULT_HOST_LIMITS,
+  type PluginLimits,
+  type TrustPolicy,
+  type WasmHostLimits,
+  type WasmRuntimeOptions,
+} from './options.js';
+export {
+  SIGNED_MESSAGE_PREFIX,
+  generatePublisherKeys,
+  sha256Hex,
+  signModule,
+  signedMessage,
+  type ModuleSignature,
+  type PublisherKeys,
+} from './signing.js';
+export { FUEL_GET_EXPORT, FUEL_SET_EXPORT } from './metering.js';
+export { GUEST_EXPORT_SIGNATURES, HOST_IMPORT_SIGNATURES, RESERVED_EXPORT_PREFIX } from './gate.js';

@@ -1,0 +1,292 @@
+// A small reader for the parts of a WebAssembly binary the load gate needs: types, imports,
+// function types, tables, memories, exports and section boundaries. It never trusts its input:
+// every read is bounds-checked and a malformed binary raises `BinaryFormatError`.
+
+/** Raised for a binary that is not well formed. */
+export class BinaryFormatError extends Error {}
+
+/** Raised for a well-formed binary that uses a feature outside the allowlist. */
+export class ForbiddenFeatureError extends Error {}
+
+/** Value type bytes of the MVP. */
+export const ValType = { I32: 0x7f, I64: 0x7e, F32: 0x7d, F64: 0x7c } as const;
+
+/** A function type: parameter and result value type bytes. */
+export interface FuncType {
+  readonly params: readonly number[];
+  readonly results: readonly number[];
+}
+
+/** External kinds of imports and exports. */
+export const ExternKind = { FUNC: 0, TABLE: 1, MEMORY: 2, GLOBAL: 3, TAG: 4 } as const;
+
+/** One import entry. */
+export interface WasmImport {
+  readonly module: string;
+  readonly name: string;
+  readonly kind: number;
+  /** For a function import: its type index. */
+  readonly typeIndex: number;
+}
+
+/** One export entry. */
+export interface WasmExport {
+  readonly name: string;
+  readonly kind: number;
+  readonly index: number;
+}
+
+/** Limits of a memory defined by the module, and where its section lies in the binary. */
+export interface MemoryDecl {
+  readonly initial: number;
+  readonly maximum: number | undefined;
+  readonly sectionStart: number;
+  readonly sectionEnd: number;
+}
+
+/** What the gate reads from a module. */
+export interface ModuleLayout {
+  readonly types: readonly FuncType[];
+  readonly imports: readonly WasmImport[];
+  /** Type index of each function defined by the module (not imported). */
+  readonly functionTypes: readonly number[];
+  readonly exports: readonly WasmExport[];
+  /** The module's own memory, if it defines one. */
+  readonly memory: MemoryDecl | undefined;
+  /** [start, end) byte ranges of every custom section. */
+  readonly customSections: readonly (readonly [number, number])[];
+}
+
+const FEATURE_NAMES: Record<number, string> = {
+  0x7b: 'SIMD (v128)',
+  0x70: 'reference types (funcref value)',
+  0x6f: 'reference types (externref)',
+};
+
+class Reader {
+  pos: number;
+  constructor(
+    readonly bytes: Uint8Array,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+  byte(): number {
+    if (this.pos >= this.end) throw new BinaryFormatError(`unexpected end of data at byte ${this.pos}`);
+    return this.bytes[this.pos++] as number;
+  }
+  /** An unsigned LEB128 of up to 64 bits, as a number (exact up to 2^53). */
+  uleb(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      const b = this.byte();
+      result += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) return result;
+      scale *= 128;
+    }
+    throw new BinaryFormatError(`LEB128 number too long at byte ${this.pos}`);
+  }
+  name(): string {
+    const len = this.uleb();
+    if (this.pos + len > this.end) throw new BinaryFormatError(`name runs past its section at byte ${this.pos}`);
+    const slice = this.bytes.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    try {
+      return utf8.decode(slice);
+    } catch {
+      throw new BinaryFormatError(`a name is not valid UTF-8 at byte ${this.pos - len}`);
+    }
+  }
+  limits(what: string): { initial: number; maximum: number | undefined } {
+    const flags = this.byte();
+    if (flags & 0x02) throw new ForbiddenFeatureError(`shared ${what} (threads)`);
+    if (flags & 0x04) throw new ForbiddenFeatureError(`64-bit ${what} (memory64)`);
+    if (flags > 0x01) throw new ForbiddenFeatureError(`${what} limits flags 0x${flags.toString(16)}`);
+    const initial = this.uleb();
+    const maximum = flags & 0x01 ? this.uleb() : undefined;
+    return { initial, maximum };
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function valueType(byte: number): number {
+  if (byte === ValType.I32 || byte === ValType.I64 || byte === ValType.F32 || byte === ValType.F64) return byte;
+  throw new ForbiddenFeatureError(FEATURE_NAMES[byte] ?? `value type 0x${byte.toString(16)} (GC or another post-MVP proposal)`);
+}
+
+/**
+ * Reads the layout of a module, throwing `BinaryFormatError` for a malformed binary and
+ * `ForbiddenFeatureError` for shared or 64-bit memory, several memories or tables, non-function
+ * (GC) types, reference/SIMD value types, tags (exceptions) and non-funcref tables.
+ */
+export function readModuleLayout(bytes: Uint8Array): ModuleLayout {
+  if (bytes.length < 8 || bytes[0] !== 0x00 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
+    throw new BinaryFormatError('missing the \\0asm magic number');
+  }
+  if (bytes[4] !== 1 || bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0) {
+    throw new BinaryFormatError('binary format version is not 1 (component or future format)');
+  }
+  const types: FuncType[] = [];
+  const imports: WasmImport[] = [];
+  const functionTypes: number[] = [];
+  const exports: WasmExport[] = [];
+  const customSections: (readonly [number, number])[] = [];
+  let memory: MemoryDecl | undefined;
+  let importedMemories = 0;
+  let importedTables = 0;
+  const top = new Reader(bytes, 8, bytes.length);
+  while (top.pos < bytes.length) {
+    const sectionStart = top.pos;
+    const id = top.byte();
+    const size = top.uleb();
+    const bodyStart = top.pos;
+    const bodyEnd = bodyStart + size;
+    if (bodyEnd > bytes.length) throw new BinaryFormatError(`section ${id} runs past the end of the module`);
+    const r = new Reader(bytes, bodyStart, bodyEnd);
+    switch (id) {
+      case 0:
+        customSections.push([sectionStart, bodyEnd]);
+        break;
+      case 1: {
+        for (let n = r.uleb(), i = 0; i < n; i++) {
+          const form = r.byte();
+          if (form !== 0x60) throw new ForbiddenFeatureError(`type section entry 0x${form.toString(16)} is not a function type (GC)`);
+          const params: number[] = [];
+          for (let c = r.uleb(), j = 0; j < c; j++) params.push(valueType(r.byte()));
+          const results: number[] = [];
+          for (let c = r.uleb(), j = 0; j < c; j++) results.push(valueType(r.byte()));
+          types.push({ params, results });
+        }
+        break;
+      }
+      case 2: {
+        for (let n = r.uleb(), i = 0; i < n; i++) {
+          const module = r.name();
+          const name = r.name();
+          const kind = r.byte();
+          let typeIndex = -1;
+          if (kind === ExternKind.FUNC) typeIndex = r.uleb();
+          else if (kind === ExternKind.TABLE) {
+            r.byte();
+            r.limits('table');
+            importedTables++;
+          } else if (kind === ExternKind.MEMORY) {
+            r.limits('memory');
+            importedMemories++;
+          } else if (kind === ExternKind.GLOBAL) {
+            valueType(r.byte());
+            r.byte();
+          } else if (kind === ExternKind.TAG) throw new ForbiddenFeatureError('tag import (exception handling)');
+          else throw new BinaryFormatError(`unknown import kind ${kind}`);
+          imports.push({ module, name, kind, typeIndex });
+        }
+        break;
+      }
+      case 3:
+        for (let n = r.uleb(), i = 0; i < n; i++) functionTypes.push(r.uleb());
+        break;
+      case 4: {
+        const n = r.uleb();
+        if (n + importedTables > 1) throw new ForbiddenFeatureError('more than one table (reference types)');
+        for (let i = 0; i < n; i++) {
+          const elem = r.byte();
+          if (elem !== 0x70) throw new ForbiddenFeatureError(`table of element type 0x${elem.toString(16)} (reference types)`);
+          r.limits('table');
+        }
+        break;
+      }
+      case 5: {
+        const n = r.uleb();
+        if (n + importedMemories > 1) throw new ForbiddenFeatureError('more than one memory (multi-memory)');
+        if (n === 1) memory = { ...r.limits('memory'), sectionStart, sectionEnd: bodyEnd };
+        break;
+      }
+      case 7:
+        for (let n = r.uleb(), i = 0; i < n; i++) exports.push({ name: r.name(), kind: r.byte(), index: r.uleb() });
+        break;
+      case 13:
+        throw new ForbiddenFeatureError('tag section (exception handling)');
+      case 6:
+      case 8:
+      case 9:
+      case 10:
+      case 11:
+      case 12:
+        break;
+      default:
+        throw new BinaryFormatError(`unknown section id ${id}`);
+    }
+    top.pos = bodyEnd;
+  }
+  return { types, imports, functionTypes, exports, memory, customSections };
+}
+
+/** The type of function `index` in the module's function index space (imports first). */
+export function functionType(layout: ModuleLayout, index: number): FuncType | undefined {
+  const imported = layout.imports.filter((i) => i.kind === ExternKind.FUNC);
+  const typeIndex = index < imported.length ? imported[index]?.typeIndex : layout.functionTypes[index - imported.length];
+  return typeIndex === undefined ? undefined : layout.types[typeIndex];
+}
+
+/** True when `type` is exactly `(params) -> (results)`. */
+export function sameSignature(type: FuncType | undefined, params: readonly number[], results: readonly number[]): boolean {
+  return (
+    type !== undefined &&
+    type.params.length === params.length &&
+    type.results.length === results.length &&
+    type.params.every((p, i) => p === params[i]) &&
+    type.results.every((p, i) => p === results[i])
+  );
+}
+
+/** Writes a signature for messages, for example `(i32, i32) -> i32`. */
+export function formatSignature(params: readonly number[], results: readonly number[]): string {
+  const name = (t: number): string =>
+    ({ [ValType.I32]: 'i32', [ValType.I64]: 'i64', [ValType.F32]: 'f32', [ValType.F64]: 'f64' })[t] ?? `0x${t.toString(16)}`;
+  const res = results.length === 0 ? '()' : results.length === 1 ? name(results[0] as number) : `(${results.map(name).join(', ')})`;
+  return `(${params.map(name).join(', ')}) -> ${res}`;
+}
+
+function uleb(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = value % 128;
+    value = Math.floor(value / 128);
+    if (value > 0) b |= 0x80;
+    out.push(b);
+  } while (value > 0);
+  return out;
+}
+
+/** Returns a copy of `bytes` whose memory section declares `(memory initial maximum)`. */
+export function rewriteMemoryLimits(bytes: Uint8Array, memory: MemoryDecl, maximum: number): Uint8Array {
+  const body = [1, 0x01, ...uleb(memory.initial), ...uleb(maximum)];
+  const section = [5, ...uleb(body.length), ...body];
+  const out = new Uint8Array(bytes.length - (memory.sectionEnd - memory.sectionStart) + section.length);
+  out.set(bytes.subarray(0, memory.sectionStart), 0);
+  out.set(section, memory.sectionStart);
+  out.set(bytes.subarray(memory.sectionEnd), memory.sectionStart + section.length);
+  return out;
+}
+
+/** Returns a copy of `bytes` without its custom sections (names, producers, debug info). */
+export function stripCustomSections(bytes: Uint8Array, layout: ModuleLayout): Uint8Array {
+  if (layout.customSections.length === 0) return bytes;
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (const [start, end] of layout.customSections) {
+    parts.push(bytes.subarray(from, start));
+    from = end;
+  }
+  parts.push(bytes.subarray(from));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,118 @@
+import { DEFAULT_LIMITS, ErrorCode, HomecoreError, type PluginManifest } from '@homecore/core-traits';
+import { decodeTagged } from './signing.js';
+
+/** Who may publish modules this host runs. */
+export interface TrustPolicy {
+  /** `strict` refuses unsigned or untrusted modules; `development` allows them with a warning. */
+  mode: 'strict' | 'development';
+  /** Trusted publisher keys, each `ed25519:<base64 of the raw 32-byte public key>`. */
+  trustedKeys?: readonly string[];
+}
+
+/** Host-wide caps; each plugin gets the stricter of these and its manifest's `limits`. */
+export interface WasmHostLimits {
+  /** Largest module accepted, in bytes (default 16 MiB). */
+  maxModuleBytes: number;
+  /** Linear memory cap in 64 KiB pages (default 256). */
+  memoryPages: number;
+  /** Fuel per guest call (default 10,000,000). */
+  fuelPerCall: number;
+  /** Fuel for the module's start function (default 10,000,000). */
+  startFuel: number;
+  /** Largest JSON payload in either direction (default 64 KiB). */
+  payloadBytes: number;
+  /** Host calls per guest call (default 1,000). */
+  hostCallsPerEvent: number;
+  /** Bytes written to the host per guest call (default 1 MiB). */
+  bytesWrittenPerEvent: number;
+}
+
+/** Options of `new WasmRuntime(options)`. */
+export interface WasmRuntimeOptions {
+  /** The signature policy; required so that a host chooses it on purpose. */
+  trust: TrustPolicy;
+  /** Host caps; unspecified ones take the defaults. */
+  limits?: Partial<WasmHostLimits>;
+  /** Rewrite a module with no memory maximum to the policy's maximum (default true); false refuses it. */
+  clampUnboundedMemory?: boolean;
+  /** Receives warnings when a load does not pass its own `warn` (default `console.warn`). */
+  warn?: (message: string) => void;
+}
+
+/** The limits that apply to one plugin. */
+export interface PluginLimits {
+  memoryPages: number;
+  fuelPerCall: number;
+  startFuel: number;
+  payloadBytes: number;
+  hostCallsPerEvent: number;
+  bytesWrittenPerEvent: number;
+}
+
+const MAX_FUEL = 2 ** 31 - 1; // the counter is an i32
+const MAX_PAGES = 65_536; // wasm32
+
+/** The default host caps. */
+export const DEFAULT_HOST_LIMITS: Readonly<WasmHostLimits> = Object.freeze({
+  maxModuleBytes: 16 * 1024 * 1024,
+  memoryPages: DEFAULT_LIMITS.memoryPages,
+  fuelPerCall: DEFAULT_LIMITS.fuelPerCall,
+  startFuel: DEFAULT_LIMITS.fuelPerCall,
+  payloadBytes: DEFAULT_LIMITS.payloadBytes,
+  hostCallsPerEvent: DEFAULT_LIMITS.hostCallsPerEvent,
+  bytesWrittenPerEvent: DEFAULT_LIMITS.bytesWrittenPerEvent,
+});
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+/** Checks runtime options; throws `HC_ERR_CONFIG_INVALID` naming the bad field. */
+export function resolveHostOptions(options: WasmRuntimeOptions): {
+  trust: { mode: 'strict' | 'development'; trustedKeys: ReadonlySet<string> };
+  limits: WasmHostLimits;
+  clampUnboundedMemory: boolean;
+} {
+  const bad = (what: string): never => {
+    throw new HomecoreError(ErrorCode.CONFIG_INVALID, `WasmRuntime options: ${what}`);
+  };
+  if (options === null || typeof options !== 'object' || options.trust === null || typeof options.trust !== 'object') {
+    bad("'trust' is required: pass { trust: { mode: 'strict', trustedKeys: [...] } } or { trust: { mode: 'development' } }");
+  }
+  const { mode, trustedKeys = [] } = options.trust;
+  if (mode !== 'strict' && mode !== 'development') bad(`trust.mode must be 'strict' or 'development', got ${JSON.stringify(mode)}`);
+  for (const key of trustedKeys) {
+    if (typeof key !== 'string' || decodeTagged(key, 32) === undefined) {
+      bad(`trust.trustedKeys entry ${JSON.stringify(key)} is not 'ed25519:<base64 of the raw 32-byte public key>'`);
+    }
+  }
+  const limits: WasmHostLimits = { ...DEFAULT_HOST_LIMITS };
+  for (const [name, value] of Object.entries(options.limits ?? {})) {
+    if (!(name in DEFAULT_HOST_LIMITS)) bad(`unknown limit '${name}'; known: ${Object.keys(DEFAULT_HOST_LIMITS).join(', ')}`);
+    if (value === undefined) continue;
+    if (!isCount(value) || value === 0) bad(`limits.${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    limits[name as keyof WasmHostLimits] = value;
+  }
+  limits.fuelPerCall = Math.min(limits.fuelPerCall, MAX_FUEL);
+  limits.startFuel = Math.min(limits.startFuel, MAX_FUEL);
+  limits.memoryPages = Math.min(limits.memoryPages, MAX_PAGES);
+  return {
+    trust: { mode, trustedKeys: new Set(trustedKeys) },
+    limits,
+    clampUnboundedMemory: options.clampUnboundedMemory ?? true,
+  };
+}
+
+/** The stricter of the host caps and the manifest's `limits` (a manifest can only lower them). */
+export function pluginLimits(host: WasmHostLimits, manifest: PluginManifest): PluginLimits {
+  const m = manifest.limits ?? {};
+  const pick = (cap: number, wanted: unknown): number => (isCount(wanted) ? Math.min(cap, wanted) : cap);
+  return {
+    memoryPages: pick(host.memoryPages, m.memory_pages),
+    fuelPerCall: pick(host.fuelPerCall, m.fuel_per_call),
+    startFuel: host.startFuel,
+    payloadBytes: pick(host.payloadBytes, m.payload_bytes),
+    hostCallsPerEvent: pick(host.hostCallsPerEvent, m.host_calls_per_event),
+    bytesWrittenPerEvent: pick(host.bytesWrittenPerEvent, m.bytes_written_per_event),
+  };
+}

@@ -1,0 +1,130 @@
+/// <reference path="./wasm-globals.d.ts" />
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ErrorCode,
+  HomecoreError,
+  type PluginCode,
+  type PluginManifest,
+  type PluginRuntime,
+  type RuntimeLoadOptions,
+} from '@homecore/core-traits';
+import { runLoadGate } from './gate.js';
+import { WasmPluginInstance } from './instance.js';
+import { MeteredModuleCache, meterModule } from './metering.js';
+import { pluginLimits, resolveHostOptions, type WasmHostLimits, type WasmRuntimeOptions } from './options.js';
+
+/** Figures about the runtime as a whole. */
+export interface WasmRuntimeStats {
+  /** Loads that reused a metered, compiled module. */
+  readonly cacheHits: number;
+  /** Loads that metered and compiled. */
+  readonly cacheMisses: number;
+  /** Modules in the cache. */
+  readonly cachedModules: number;
+}
+
+/**
+ * Runs WebAssembly plugins in a sandbox: a load gate (hash, signature, features, imports, memory
+ * policy), injected fuel, a memory cap, per-call quotas and permission-checked host imports
+ * (docs/host-abi.md).
+ */
+export class WasmRuntime implements PluginRuntime {
+  readonly kind = 'wasm' as const;
+  private readonly trust: ReturnType<typeof resolveHostOptions>['trust'];
+  private readonly hostLimits: WasmHostLimits;
+  private readonly clampUnboundedMemory: boolean;
+  private readonly warn: (message: string) => void;
+  private readonly cache = new MeteredModuleCache();
+
+  /** Checks the options; throws `HC_ERR_CONFIG_INVALID` naming a bad one. */
+  constructor(options: WasmRuntimeOptions) {
+    const resolved = resolveHostOptions(options);
+    this.trust = resolved.trust;
+    this.hostLimits = resolved.limits;
+    this.clampUnboundedMemory = resolved.clampUnboundedMemory;
+    this.warn = options.warn ?? ((message) => console.warn(message));
+  }
+
+  /** The host caps in force. */
+  get limits(): Readonly<WasmHostLimits> {
+    return this.hostLimits;
+  }
+
+  /** Cache figures. */
+  stats(): WasmRuntimeStats {
+    return { cacheHits: this.cache.hits, cacheMisses: this.cache.misses, cachedModules: this.cache.size };
+  }
+
+  /**
+   * Gates, meters, compiles and instantiates a module (its start function runs under the start
+   * budget); no plugin hook runs yet. `code` is the module's bytes, or a path or URL of a .wasm file.
+   */
+  async load(code: PluginCode, manifest: PluginManifest, options: RuntimeLoadOptions = {}): Promise<WasmPluginInstance> {
+    const plugin = manifest.domain;
+    const bytes = await this.readCode(code, plugin, options.baseDir);
+    const limits = pluginLimits(this.hostLimits, manifest);
+    const gated = runLoadGate({
+      bytes,
+      manifest,
+      trust: this.trust,
+      host: this.hostLimits,
+      limits,
+      clampUnboundedMemory: this.clampUnboundedMemory,
+      warn: options.warn ?? this.warn,
+    });
+    const key = `${gated.hashHex}:${gated.maxPages}:${limits.startFuel}`;
+    const { module, hit } = await this.cache.get(key, async () => {
+      const metered = await meterModule(gated.bytes, limits.startFuel, plugin);
+      try {
+        return await WebAssembly.compile(metered);
+      } catch (err) {
+        throw new HomecoreError(ErrorCode.WASM_INVALID, `metered module failed to compile (${(err as Error).message}); please report this with the module`, {
+          plugin,
+          hook: 'load',
+          cause: err,
+        });
+      }
+    });
+    return new WasmPluginInstance({ module, manifest, limits, exportNames: gated.exportNames, maxPages: gated.maxPages, cacheHit: hit });
+  }
+
+  private async readCode(code: PluginCode, plugin: string, baseDir: string | undefined): Promise<Uint8Array> {
+    if (code instanceof Uint8Array) {
+      this.checkSize(code.length, plugin);
+      return code;
+    }
+    if (typeof code !== 'string' && !(code instanceof URL)) {
+      throw new HomecoreError(
+        ErrorCode.ENTRY_INVALID,
+        'the wasm runtime loads module bytes or a .wasm path, not a plugin object: set "runtime": "native" for JavaScript plugins',
+        { plugin, hook: 'load' },
+      );
+    }
+    const path = code instanceof URL ? fileURLToPath(code) : isAbsolute(code) || baseDir === undefined ? code : resolve(baseDir, code);
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (err) {
+      throw new HomecoreError(ErrorCode.ENTRY_NOT_FOUND, `wasm module ${path} cannot be read: check the manifest's entry and build the module`, {
+        plugin,
+        hook: 'load',
+        cause: err,
+      });
+    }
+    this.checkSize(size, plugin);
+    return new Uint8Array(await readFile(path));
+  }
+
+  private checkSize(size: number, plugin: string): void {
+    const limit = this.hostLimits.maxModuleBytes;
+    if (size > limit) {
+      throw new HomecoreError(
+        ErrorCode.WASM_TOO_LARGE,
+        `module is ${size} bytes, above the host's maxModuleBytes of ${limit}: shrink it (build with -O and strip debug info) or raise the host limit`,
+        { plugin, hook: 'load', details: { size, limit } },
+      );
+    }
+  }
+}
