@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+// `pnpm bench`: runs every benchmark, each in its own fresh Node process (so one cannot warm up or
+// dirty the heap of the next), prints a table of measures against DESIGN.md §6's targets and their
+// floors or peers, and writes bench/results.json.
+//
+//   node bench/run.mjs [--quick] [--only <name>[,<name>...]] [--list]
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { RESULT_MARKER, round } from './lib/report.mjs';
+
+const BENCHMARKS = [
+  { name: 'manifest', title: 'manifest validation' },
+  { name: 'native-dispatch', title: 'native dispatch overhead' },
+  { name: 'native-fanout', title: 'fan-out to 100 and 1,000 native plugins' },
+  { name: 'lookup', title: 'registry lookup with 1,000 plugins' },
+  { name: 'wasm-event', title: 'one state_changed to a wasm plugin vs floor and Extism' },
+  { name: 'wasm-fanout', title: 'fan-out to 100 wasm plugins' },
+  { name: 'wasm-load', title: 'wasm plugin load, cold and warm' },
+  { name: 'wasm-memory', title: 'memory per loaded wasm plugin (1,000 loaded)', nodeArgs: ['--expose-gc'] },
+  { name: 'fuel', title: 'fuel overhead, metered vs plain' },
+  { name: 'sustained', title: 'sustained load, 10,000 changes/s across 50 mixed plugins' },
+];
+
+function parseArgs(argv) {
+  const args = { quick: false, only: null, list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (a === '--list') args.list = true;
+    else if (a === '--only' || a.startsWith('--only=')) {
+      const value = a === '--only' ? argv[++i] : a.slice('--only='.length);
+      if (!value) fail('--only needs a benchmark name (see --list)');
+      args.only = value.split(',').map((s) => s.trim()).filter(Boolean);
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: node bench/run.mjs [--quick] [--only <name>[,<name>...]] [--list]\n');
+      process.exit(0);
+    } else fail(`unknown argument "${a}": use --quick, --only <name> or --list`);
+  }
+  return args;
+}
+
+function fail(message) {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
+function runChild(bench, quick) {
+  const file = fileURLToPath(new URL(`./benchmarks/${bench.name}.mjs`, import.meta.url));
+  const args = [...(bench.nodeArgs ?? []), file, ...(quick ? ['--quick'] : [])];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith(RESULT_MARKER));
+      if (code !== 0 || line === undefined) {
+        resolve({ error: `exited with code ${code}${line === undefined ? ' without a result' : ''}`, output: out.slice(-2000) });
+      } else resolve(JSON.parse(line.slice(RESULT_MARKER.length)));
+    });
+  });
+}
+
+function fmt(x, unit) {
+  if (x === null || x === undefined) return '';
+  if (!Number.isFinite(x)) return String(x);
+  const r = round(x);
+  return unit ? `${r} ${unit}` : String(r);
+}
+
+function ratioText(m) {
+  if (m.ratio === null) return '';
+  const text = m.ratioKind === 'speedup' ? `${fmt(m.ratio)}x faster` : `${fmt(m.ratio)}x`;
+  return m.ratioTarget ? `${text} (${m.ratioTarget.text})` : text;
+}
+
+function table(rows) {
+  const headers = ['measure', 'value', 'p99', 'target', 'peer / floor', 'ratio', 'verdict'];
+  const cells = rows.map((m) => [
+    m.name,
+    fmt(m.value, m.unit),
+    m.p99 === null ? '' : fmt(m.p99, m.unit),
+    m.target?.text ?? '',
+    m.reference ? `${m.reference.name}: ${fmt(m.reference.value, m.reference.unit)}` : '',
+    ratioText(m),
+    m.verdict,
+  ]);
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c) => c.map((x, i) => x.padEnd(widths[i])).join(' | ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('-|-'), ...cells.map(line)].join('\n');
+}
+
+const args = parseArgs(process.argv.slice(2));
+if (args.list) {
+  for (const b of BENCHMARKS) process.stdout.write(`${b.name.padEnd(16)} ${b.title}\n`);
+  process.exit(0);
+}
+if (args.only) {
+  const unknown = args.only.filter((n) => !BENCHMARKS.some((b) => b.name === n));
+  if (unknown.length > 0) fail(`unknown benchmark ${unknown.join(', ')}: one of ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+}
+const selected = args.only ? BENCHMARKS.filter((b) => args.only.includes(b.name)) : BENCHMARKS;
+
+const started = Date.now();
+const results = [];
+for (const [i, bench] of selected.entries()) {
+  process.stderr.write(`[${i + 1}/${selected.length}] ${bench.title}...`);
+  const t0 = Date.now();
+  const result = await runChild(bench, args.quick);
+  process.stderr.write(result.error ? ` FAILED (${result.error})\n${result.output ?? ''}\n` : ` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  results.push({ benchmark: bench.name, title: bench.title, ...result });
+}
+
+const rows = results.flatMap((r) => r.measures ?? []);
+process.stdout.write(`\nHOMECORE benchmarks${args.quick ? ' (--quick)' : ''}: node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} x${os.cpus().length}\n\n`);
+process.stdout.write(`${table(rows)}\n`);
+for (const r of results) {
+  if (r.error) process.stdout.write(`\n${r.benchmark}: FAILED ${r.error}`);
+  for (const note of r.notes ?? []) process.stdout.write(`\n${r.benchmark}: ${note}`);
+}
+const met = rows.filter((m) => m.verdict === 'met').length;
+const missed = rows.filter((m) => m.verdict === 'missed').length;
+process.stdout.write(`\n\n${met} met, ${missed} missed, ${rows.length - met - missed} context rows; ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+
+const json = {
+  node: process.version,
+  v8: process.versions.v8,
+  platform: `${process.platform} ${process.arch}`,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.cpus().length,
+  date: new Date().toISOString(),
+  quick: args.quick,
+  only: args.only,
+  durationSeconds: Math.round((Date.now() - started) / 1000),
+  benchmarks: results,
+};
+writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(json, null, 2)}\n`);
+process.stdout.write('wrote bench/results.json\n');
+if (results.some((r) => r.error)) process.exitCode = 1;
