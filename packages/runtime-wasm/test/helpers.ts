@@ -60,6 +60,8 @@ export interface GuestOptions {
   imports?: string[];
   /** Extra WAT inside the module. */
   body?: string;
+  /** Extra imports, placed before every definition. */
+  head?: string;
   /** The memory declaration (default `(memory (export "memory") 1 1)`). */
   memory?: string;
   /** Leave out the ABI marker, or use another one. */
@@ -74,6 +76,7 @@ export function guest(options: GuestOptions = {}): string {
   const marker = options.marker === null ? '' : `(func (export "${options.marker ?? 'homecore_abi_version_1'}"))`;
   return `(module
   ${imports}
+  ${options.head ?? ''}
   ${options.memory ?? '(memory (export "memory") 1 1)'}
   (data (i32.const 16) "sensor.kitchen")
   (data (i32.const 48) "on")
