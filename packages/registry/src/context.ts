@@ -19,6 +19,14 @@ import {
 } from '@homecore/core-traits';
 import type { ActivityLogLevel, RegistryActivity } from './types.js';
 
+const VERBS: Readonly<Record<PermissionAction, string>> = {
+  'state:read': 'read the state of',
+  'state:write': 'write the state of',
+  'service:call': 'call the service',
+  'event:fire': 'fire the event',
+  'event:subscribe': 'subscribe to',
+};
+
 /** What a plugin context needs from the registry. */
 export interface ContextHost {
   readonly plugin: string;
@@ -64,8 +72,8 @@ export function createPluginContext(host: ContextHost): PluginContext {
     host.denied(action, target);
     throw new HomecoreError(
       ErrorCode.PERMISSION_DENIED,
-      `plugin ${plugin} may not ${action.replace(':', ' ')} ${JSON.stringify(target)}: add ` +
-        `"${action}:${target}" (or a pattern covering it) to permissions in its manifest`,
+      `may not ${VERBS[action]} ${JSON.stringify(target)}: add "${action}:${target}" to permissions in ` +
+        'the manifest (or a pattern covering it)',
       { plugin, hook: host.hook() ?? undefined, details: { action, target } },
     );
   };
