@@ -89,3 +89,14 @@ export async function interleave(variants, { warmup, runs }) {
 export function scale(quick, full, fast) {
   return quick ? fast : full;
 }
+
+/** Times an async op in batches of `batch` sequential awaited calls; each sample is the per-op mean of a batch. */
+export async function sampleAsyncBatch(fn, samples, batch) {
+  const out = new Float64Array(samples);
+  for (let s = 0; s < samples; s++) {
+    const t0 = now();
+    for (let i = 0; i < batch; i++) await fn(i);
+    out[s] = Number(now() - t0) / batch;
+  }
+  return out;
+}
