@@ -23,14 +23,14 @@ async function exists(path: string): Promise<boolean> {
 
 function folderError(error: unknown, folder: string, file: string): HomecoreError {
   if (isHomecoreError(error)) {
-    if (error.message.includes(file)) return error;
     const options = {
       ...(error.plugin !== undefined ? { plugin: error.plugin } : {}),
       details: { ...(error.details ?? {}), folder, file },
       cause: error,
     };
-    // Re-prefix: the new error adds `[plugin x]` itself.
-    return new HomecoreError(error.code, `${file}: ${error.message.replace(/^\[[^\]]*\] /, '')}`, options);
+    // The new error adds the `[plugin x]` prefix itself; name the folder unless the message does.
+    const message = error.message.replace(/^\[[^\]]*\] /, '');
+    return new HomecoreError(error.code, message.includes(folder) ? message : `${file}: ${message}`, options);
   }
   return new HomecoreError(ErrorCode.PLUGIN_FOLDER_INVALID, `${file} could not be read (${String(error)}): check the file's permissions`, {
     details: { folder, file },
@@ -60,6 +60,24 @@ function parseConfig(text: string, file: string, plugin: string): ConfigEntryIni
     throw new HomecoreError(ErrorCode.CONFIG_INVALID, `${file} is malformed: ${problems.join('; ')}`, { plugin, details: { problems } });
   }
   return value as ConfigEntryInit;
+}
+
+/** Refuses an `entry` that leaves the plugin folder with a path error, before schema validation. */
+function refuseEntryOutside(text: string, folder: string): void {
+  let entry: unknown;
+  try {
+    entry = (JSON.parse(text) as { entry?: unknown } | null)?.entry;
+  } catch {
+    return; // parseManifest reports the JSON error with its position
+  }
+  if (typeof entry !== 'string') return;
+  if (isAbsolute(entry) || !inside(folder, resolve(folder, entry))) {
+    throw new HomecoreError(
+      ErrorCode.PATH_OUTSIDE_ROOT,
+      `entry ${JSON.stringify(entry)} points outside the plugin folder ${folder}: use a path inside the folder, like "index.js"`,
+      { details: { entry } },
+    );
+  }
 }
 
 /**
@@ -108,7 +126,9 @@ export async function discoverPlugins(dir: string): Promise<DiscoveryReport> {
       if (!inside(real, manifestReal)) {
         throw new HomecoreError(ErrorCode.PATH_OUTSIDE_ROOT, `manifest.json links outside its folder (to ${manifestReal}): use a real file`, {});
       }
-      const { manifest, warnings } = parseManifest(await readFile(manifestReal, 'utf8'), manifestFile);
+      const text = await readFile(manifestReal, 'utf8');
+      refuseEntryOutside(text, real);
+      const { manifest, warnings } = parseManifest(text, manifestFile);
       const domain = manifest.domain;
       for (const w of warnings) report.warnings.push(`${manifestFile}: ${w.pointer || '(root)'}: ${w.message}`);
       if (name !== domain) report.warnings.push(`${folder}: folder name differs from the domain ${domain}; rename the folder to ${domain}`);
