@@ -18,8 +18,8 @@ export function readAssemblyScriptString(memory: WebAssembly.Memory | undefined,
   const buffer = memory.buffer;
   if (p > buffer.byteLength) return '';
   const byteLength = new DataView(buffer).getUint32(p - 4, true);
+  if (p + byteLength > buffer.byteLength) return ''; // a length that runs outside memory is not a string
   const units = Math.min(Math.floor(byteLength / 2), ABORT_TEXT_MAX);
-  if (p + units * 2 > buffer.byteLength) return '';
   const view = new DataView(buffer, p, units * 2);
   let text = '';
   for (let i = 0; i < units; i++) text += String.fromCharCode(view.getUint16(i * 2, true));

@@ -42,7 +42,7 @@ describe('strict trust policy', () => {
   test('refuses tampered bytes every time', async () => {
     const fields = signModule(bytes, 'probe', publisher.privateKey);
     const tampered = bytes.slice();
-    tampered[tampered.length - 1] ^= 1;
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1;
     for (let i = 0; i < 3; i++) {
       expect((await rejection(strict().load(tampered, manifest(fields)))).code).toBe(ErrorCode.WASM_HASH_MISMATCH);
     }
