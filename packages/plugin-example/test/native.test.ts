@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, isHomecoreError, type JsonObject } from '@homecore/core-traits';
+import {
+  motionLight,
+  motionLightConfig,
+  nativeManifests,
+  parseNumericState,
+  temperatureAlert,
+  temperatureAlertConfig,
+} from '@homecore/plugin-example';
+import { buildHouse } from './harness.js';
+import { motionStory, temperatureStory } from './scenarios.js';
+
+const ALERT = 'binary_sensor.living_room_heat_alert';
+
+describe('parseNumericState', () => {
+  it.each([
+    ['21', 21],
+    ['-3.5', -3.5],
+    ['+4', 4],
+    [' 27.5\n', 27.5],
+    ['1e1', 10],
+    ['.5', 0.5],
+    ['5.', 5],
+  ])('reads %j as %d', (text, value) => {
+    expect(parseNumericState(text)).toBe(value);
+  });
+
+  it.each(['unknown', 'unavailable', '', ' ', '25abc', 'inf', 'Infinity', 'NaN', '0x10', '1e400', '1e', '-', '.', '1,5', '١٢'])(
+    'rejects %j',
+    (text) => {
+      expect(parseNumericState(text)).toBeUndefined();
+    },
+  );
+});
+
+describe('temperature_alert (native)', () => {
+  it('turns the alert on above high and off below low, with a dead-band between', async () => {
+    const house = await buildHouse([{ manifest: nativeManifests.temperature_alert, code: temperatureAlert(), data: { ...temperatureAlertConfig } }]);
+    const actions = await temperatureStory(house);
+    expect(actions).toEqual([
+      `set ${ALERT}=on {"temperature":26.1,"threshold":25}`,
+      `set ${ALERT}=on {"temperature":27.5,"threshold":25}`,
+      `set ${ALERT}=off {"temperature":10,"threshold":20}`,
+      `set ${ALERT}=off {"temperature":-3.25,"threshold":20}`,
+      `set ${ALERT}=on {"temperature":25.0001,"threshold":25}`,
+    ]);
+    expect(house.home.registry.audit('temperature_alert')).toEqual([]);
+    await house.close();
+  });
+
+  it('refuses a config without a sensor, or with low above high', async () => {
+    const house = await buildHouse([]);
+    await expect(
+      house.home.registry.load(nativeManifests.temperature_alert, temperatureAlert(), { config: { data: { alert: ALERT } } }),
+    ).rejects.toSatisfy((error: unknown) => isHomecoreError(error) && error.code === ErrorCode.CONFIG_INVALID);
+    await house.home.registry.unload('temperature_alert').catch(() => undefined);
+    await expect(
+      house.home.registry.load(nativeManifests.temperature_alert, temperatureAlert(), {
+        config: { data: { ...temperatureAlertConfig, high: 18, low: 22 } },
+      }),
+    ).rejects.toThrow(/"low" \(22\) must not be above "high" \(18\)/);
+    await house.close();
+  });
+});
+
+describe('virtual_light (native)', () => {
+  it('turns lights on and off through its services', async () => {
+    const house = await buildHouse([]);
+    await house.call('virtual_light', 'turn_on', { entity_id: 'light.kitchen' });
+    await house.call('virtual_light', 'turn_off', { entity_id: ['light.kitchen', 'light.porch'] });
+    expect(house.actions).toEqual(['set light.kitchen=on {}', 'set light.kitchen=off {}', 'set light.porch=off {}']);
+    await house.close();
+  });
+
+  it('rejects data that does not name lights, with a coded error', async () => {
+    const house = await buildHouse([]);
+    for (const data of [{}, { entity_id: 'switch.kettle' }, { entity_id: [] }, { entity_id: 5 }] as JsonObject[]) {
+      await expect(house.call('virtual_light', 'turn_on', data)).rejects.toSatisfy(
+        (error: unknown) => isHomecoreError(error) && error.code === ErrorCode.SERVICE_INVALID && /light\.<name>/.test(error.message),
+      );
+    }
+    expect(house.actions).toEqual([]);
+    await house.close();
+  });
+});
+
+describe('motion_light (native)', () => {
+  const config = { ...motionLightConfig, off_after_s: 2 };
+
+  it('switches the light through virtual_light and turns it off on time_changed after the timeout', async () => {
+    const house = await buildHouse([{ manifest: nativeManifests.motion_light, code: motionLight(), data: config }]);
+    const actions = await motionStory(house);
+    const on = ['call virtual_light.turn_on {"entity_id":"light.hallway"}', 'set light.hallway=on {}'];
+    const off = ['call virtual_light.turn_off {"entity_id":"light.hallway"}', 'set light.hallway=off {}'];
+    expect(actions).toEqual([...on, ...off, ...on, ...off, ...on, ...off]);
+    expect(house.home.registry.audit('motion_light')).toEqual([]);
+    await house.close();
+  });
+
+  it('rejects set_timeout without a positive number of seconds', async () => {
+    const house = await buildHouse([{ manifest: nativeManifests.motion_light, code: motionLight(), data: config }]);
+    for (const data of [{}, { seconds: 0 }, { seconds: -1 }, { seconds: '5' }] as JsonObject[]) {
+      await expect(house.call('motion_light', 'set_timeout', data)).rejects.toSatisfy(
+        (error: unknown) => isHomecoreError(error) && error.code === ErrorCode.SERVICE_INVALID,
+      );
+    }
+    await house.close();
+  });
+
+  it('is refused when virtual_light is missing', async () => {
+    const house = await buildHouse([]);
+    await house.home.registry.unload('virtual_light');
+    await expect(house.home.registry.load(nativeManifests.motion_light, motionLight(), { config: { data: config } })).rejects.toSatisfy(
+      (error: unknown) => isHomecoreError(error) && error.code === ErrorCode.DEPENDENCY_MISSING,
+    );
+    await house.close();
+  });
+});
