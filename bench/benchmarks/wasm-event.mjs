@@ -1,0 +1,111 @@
+// 5. One `state_changed` delivered to the wasm temperature alert, p50 and p99, side by side:
+//   sandbox: `await instance.handleEvent(delivered)` on HOMECORE's WasmRuntime instance (fuel set,
+//            quotas reset, hc_alloc + copy + hc_on_state_changed + hc_free, status checked);
+//   floor:   the same module, plain WebAssembly, minimal host, the same copy-in and call, sync;
+//   extism:  `await plugin.call('on_state_changed', bytes)` on the Extism build of the plugin.
+// All three get the same pre-serialised event bytes (the registry serialises once per event).
+// Two inputs: in-band temperatures (parse + compare, no write) and above-high ones (one state write
+// into an InMemoryCore per event, through each host's own state-setting import).
+// Also: the same delivery end to end through a registry (core.setState + registry.idle()).
+import { InMemoryCore } from '@homecore/core';
+import { createDeliveredEvent } from '@homecore/registry';
+import { createHomecore } from '@homecore/runtime-native';
+import { interleave, sampleAsync, sampleSync } from '../lib/measure.mjs';
+import { alertConfig, captureEvents, sensorWriter } from '../lib/hosts.mjs';
+import { callWithBytes, devRuntime, extismPlugin, floorPlugin, floorSetup, sandboxPlugin, temperatureWasm, wasmManifest } from '../lib/wasm-hosts.mjs';
+import { childArgs, emit, measure } from '../lib/report.mjs';
+
+const { quick } = childArgs();
+const bytes = await temperatureWasm();
+const runtime = devRuntime();
+const runs = quick ? 3 : 7;
+const us = (ns) => ns / 1e3;
+
+async function compare(values) {
+  const core = new InMemoryCore();
+  const delivered = captureEvents(core, sensorWriter(core, values), 2).map((e) => createDeliveredEvent(e));
+  const payloads = delivered.map((d) => d.bytes()); // serialise once, outside the timed region
+  const sandbox = await sandboxPlugin(runtime, bytes, core);
+  const floor = await floorPlugin(bytes, core);
+  floorSetup(floor);
+  const extism = await extismPlugin(core);
+  const n = quick ? 600 : 2000;
+  const r = await interleave(
+    {
+      sandbox: () => sampleAsync((i) => sandbox.handleEvent(delivered[i & 1]), n),
+      floor: async () => sampleSync((i) => callWithBytes(floor, 'hc_on_state_changed', payloads[i & 1]), n, 1),
+      extism: () => sampleAsync((i) => extism.call('on_state_changed', payloads[i & 1]), n / 4),
+    },
+    { warmup: 2, runs },
+  );
+  if (sandbox.stats().traps !== 0) throw new Error('the sandboxed plugin trapped');
+  return { r, size: payloads[0].length };
+}
+
+const band = await compare(['21.5', '22.5']);
+const write = await compare(['26.5', '27.5']);
+
+// End to end through a registry: the write, the dispatch, the wasm delivery.
+const host = createHomecore({ runtimes: [runtime] });
+await host.registry.load(await wasmManifest(bytes, 0), bytes, { config: { data: alertConfig(0) } });
+const empty = createHomecore({ runtimes: [devRuntime()] });
+const w = sensorWriter(host.core);
+const wEmpty = sensorWriter(empty.core);
+const e2e = await interleave(
+  {
+    e2e: () => sampleAsync(() => (w(), host.registry.idle()), quick ? 500 : 2000),
+    baseline: () => sampleAsync(() => (wEmpty(), empty.registry.idle()), quick ? 500 : 2000),
+  },
+  { warmup: 2, runs },
+);
+const st = host.registry.stats().plugins.temperature_alert_0;
+if (st.errors !== 0 || st.dropped.overflow !== 0) throw new Error('the registry-hosted wasm plugin failed or dropped events');
+
+const rows = [];
+for (const [label, { r }] of [['in band, no write', band], ['above high, 1 write', write]]) {
+  const key = label.startsWith('in') ? 'band' : 'write';
+  rows.push(
+    measure({
+      id: `wasm.event_${key}.floor`,
+      name: `wasm event (${label}): sandbox vs floor, p50`,
+      value: us(r.sandbox.p50),
+      unit: 'µs',
+      p50: us(r.sandbox.p50),
+      p99: us(r.sandbox.p99),
+      ops: r.sandbox.ops,
+      target: key === 'band' ? { max: 2, unit: 'µs', text: '<= 2 µs' } : null,
+      reference: { name: `plain WebAssembly floor (p99 ${us(r.floor.p99).toFixed(2)} µs)`, value: us(r.floor.p50), unit: 'µs' },
+      ratioTarget: { max: 2, text: '<= 2x floor' },
+    }),
+    measure({
+      id: `wasm.event_${key}.extism`,
+      name: `wasm event (${label}): sandbox vs Extism, p50`,
+      value: us(r.sandbox.p50),
+      unit: 'µs',
+      p50: us(r.sandbox.p50),
+      p99: us(r.sandbox.p99),
+      reference: { name: `@extism/extism foreground (p99 ${us(r.extism.p99).toFixed(1)} µs)`, value: us(r.extism.p50), unit: 'µs' },
+      ratioKind: 'speedup',
+      ratioTarget: { min: 10, text: '>= 10x faster' },
+    }),
+  );
+}
+rows.push(
+  measure({
+    id: 'wasm.event_e2e',
+    name: 'wasm state write + delivery end to end (registry)',
+    value: us(e2e.e2e.p50),
+    unit: 'µs',
+    p50: us(e2e.e2e.p50),
+    p99: us(e2e.e2e.p99),
+    ops: e2e.e2e.ops,
+    reference: { name: 'the same write, no plugin', value: us(e2e.baseline.p50), unit: 'µs' },
+    note: 'context: includes the core write and one JSON.stringify of the event',
+  }),
+);
+emit({
+  measures: rows,
+  notes: [
+    `event JSON ${band.size} B (HA state_changed with old and new state); per-op samples; Extism reads its input through input_load_u64 host calls (8 B each)`,
+  ],
+});
