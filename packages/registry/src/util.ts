@@ -6,6 +6,8 @@ import type { Clock } from '@homecore/core-traits';
  * as unhandled).
  */
 export function withTimeout<T>(work: Promise<T>, ms: number, clock: Clock, onTimeout: () => Error): Promise<T> {
+  // Timers treat Infinity as 1 ms; an unlimited timeout simply has no timer.
+  if (!Number.isFinite(ms)) return work;
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const handle = clock.setTimeout(() => {

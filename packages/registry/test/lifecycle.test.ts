@@ -193,3 +193,30 @@ describe('load and unload', () => {
     await expect(registry.unload('alpha')).resolves.toBeUndefined();
   });
 });
+
+describe('operations on one plugin are serialised', () => {
+  it('an unload during setup waits for the setup, then tears down', async () => {
+    const { registry, runtime } = setup();
+    const gate = deferred();
+    const loading = registry.load(manifest('busy'), { setup: () => gate.promise });
+    await flush();
+    const unloading = registry.unload('busy');
+    await flush();
+    expect(registry.get('busy')?.state).toBe('setup_in_progress');
+    gate.resolve();
+    await loading;
+    await unloading;
+    expect(runtime.instances[0]).toMatchObject({ teardowns: 1, disposed: 1 });
+    expect(registry.get('busy')).toBeUndefined();
+  });
+
+  it('an unlimited host timeout sets no timer', async () => {
+    const { registry, clock } = setup({ limits: { setupTimeoutMs: Infinity } });
+    const gate = deferred();
+    const loading = registry.load(manifest('patient'), { setup: () => gate.promise });
+    await flush();
+    expect(clock.pending()).toEqual([]);
+    gate.resolve();
+    await expect(loading).resolves.toBe('patient');
+  });
+});
