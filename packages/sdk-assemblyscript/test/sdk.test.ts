@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ASC_FLAGS, ASSEMBLY_DIR, HOST_ABI_VERSION, compilePlugin, type CompiledPlugin } from '@homecore/sdk-assemblyscript';
 
-const PROBE = fileURLToPath(new URL('./fixtures/sdk-probe.ts', import.meta.url));
+const PROBE = fileURLToPath(new URL('./assembly/sdk-probe.ts', import.meta.url));
 
 interface HostCall {
   name: string;
@@ -151,12 +151,12 @@ describe('package entry', () => {
   });
 
   it('reports compile errors with the compiler output', async () => {
-    const broken = fileURLToPath(new URL('./fixtures/broken.ts', import.meta.url));
+    const broken = fileURLToPath(new URL('./assembly/broken.ts', import.meta.url));
     await expect(compilePlugin(broken)).rejects.toThrow(/asc failed to compile .*broken\.ts[\s\S]*TS2322|asc failed/);
   });
 
   it('refuses a module that imports something the host would refuse', async () => {
-    const random = fileURLToPath(new URL('./fixtures/uses-random.ts', import.meta.url));
+    const random = fileURLToPath(new URL('./assembly/uses-random.ts', import.meta.url));
     await expect(compilePlugin(random)).rejects.toThrow(/env\.seed.*Math\.random/);
   });
 });
