@@ -1,0 +1,16 @@
+;; Calls AssemblyScript's env.abort("boom", "a.ts", 28, 32) in every handler.
+(module
+  (import "env" "abort" (func $abort (param i32 i32 i32 i32)))
+  (memory (export "memory") 1 1)
+  (data (i32.const 296) "\08\00\00\00b\00o\00o\00m\00")
+  (data (i32.const 316) "\08\00\00\00a\00.\00t\00s\00")
+  (global $bump (mut i32) (i32.const 4096))
+  (func (export "homecore_abi_version_1"))
+  (func (export "hc_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "hc_free") (param i32 i32) (global.set $bump (i32.const 4096)))
+  (func $fail (result i32) (call $abort (i32.const 300) (i32.const 320) (i32.const 28) (i32.const 32)) unreachable)
+  (func (export "hc_on_state_changed") (param i32 i32) (result i32) (call $fail))
+  (func (export "hc_on_event") (param i32 i32) (result i32) (call $fail)))

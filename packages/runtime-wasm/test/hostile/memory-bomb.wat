@@ -1,0 +1,17 @@
+;; Declares no memory maximum and grows until memory.grow fails, then writes to the last page.
+(module
+  (memory (export "memory") 1)
+  (global $bump (mut i32) (i32.const 4096))
+  (func (export "homecore_abi_version_1"))
+  (func (export "hc_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "hc_free") (param i32 i32) (global.set $bump (i32.const 4096)))
+  (func $bomb (result i32) (local $pages i32)
+    (loop $more (br_if $more (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+    (local.set $pages (memory.size))
+    (i32.store8 (i32.sub (i32.mul (local.get $pages) (i32.const 65536)) (i32.const 1)) (i32.const 1))
+    (i32.const 0))
+  (func (export "hc_on_state_changed") (param i32 i32) (result i32) (call $bomb))
+  (func (export "hc_on_event") (param i32 i32) (result i32) (call $bomb)))

@@ -1,0 +1,25 @@
+;; Writes sensor.hostile_echo, which it subscribes to, from inside its own handler, and fails
+;; (status -8) if the host ever delivers that event while the handler is still running.
+(module
+  (import "homecore" "hc_state_set" (func $set (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1 1)
+  (data (i32.const 16) "sensor.hostile_echo")
+  (global $inside (mut i32) (i32.const 0))
+  (global $n (mut i32) (i32.const 0))
+  (global $bump (mut i32) (i32.const 4096))
+  (func (export "homecore_abi_version_1"))
+  (func (export "hc_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "hc_free") (param i32 i32) (global.set $bump (i32.const 4096)))
+  (func (export "hc_on_state_changed") (param i32 i32) (result i32)
+    (if (global.get $inside) (then (return (i32.const -8))))
+    (global.set $inside (i32.const 1))
+    (global.set $n (i32.add (global.get $n) (i32.const 1)))
+    ;; the state is the counter's low digit, so each write changes it and fires state_changed
+    (i32.store8 (i32.const 64) (i32.add (i32.const 48) (i32.rem_u (global.get $n) (i32.const 10))))
+    (if (i32.lt_u (global.get $n) (i32.const 20))
+      (then (drop (call $set (i32.const 16) (i32.const 19) (i32.const 64) (i32.const 1) (i32.const 0) (i32.const 0)))))
+    (global.set $inside (i32.const 0))
+    (i32.const 0)))

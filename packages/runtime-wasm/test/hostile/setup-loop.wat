@@ -1,0 +1,11 @@
+;; Spins forever in hc_setup.
+(module
+  (memory (export "memory") 1 1)
+  (global $bump (mut i32) (i32.const 4096))
+  (func (export "homecore_abi_version_1"))
+  (func (export "hc_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "hc_free") (param i32 i32) (global.set $bump (i32.const 4096)))
+  (func (export "hc_setup") (param i32 i32) (result i32) (loop (br 0)) (i32.const 0)))

@@ -1,0 +1,23 @@
+;; Writes light.flood 100,000 times per event, alternating two values so that each write changes it.
+(module
+  (import "homecore" "hc_state_set" (func $set (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1 1)
+  (data (i32.const 16) "light.flood")
+  (data (i32.const 48) "onof")
+  (global $bump (mut i32) (i32.const 4096))
+  (func (export "homecore_abi_version_1"))
+  (func (export "hc_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "hc_free") (param i32 i32) (global.set $bump (i32.const 4096)))
+  (func $flood (result i32) (local $i i32)
+    (loop $more
+      (drop (call $set (i32.const 16) (i32.const 11)
+        (i32.add (i32.const 48) (i32.mul (i32.and (local.get $i) (i32.const 1)) (i32.const 2))) (i32.const 2)
+        (i32.const 0) (i32.const 0)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $i) (i32.const 100000))))
+    (i32.const 0))
+  (func (export "hc_on_state_changed") (param i32 i32) (result i32) (call $flood))
+  (func (export "hc_on_event") (param i32 i32) (result i32) (call $flood)))
