@@ -48,7 +48,7 @@ function fail(message) {
 
 function runChild(bench, quick) {
   const file = fileURLToPath(new URL(`./benchmarks/${bench.name}.mjs`, import.meta.url));
-  const args = [...(bench.nodeArgs ?? []), file, ...(quick ? ['--quick'] : [])];
+  const args = ['--disable-warning=ExperimentalWarning', ...(bench.nodeArgs ?? []), file, ...(quick ? ['--quick'] : [])];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

@@ -41,8 +41,9 @@ export function sensorWriter(core, values = IN_BAND) {
   return () => core.setState(SENSOR, values[n++ & 1 ? 1 : 0], { unit_of_measurement: '°C', device_class: 'temperature' }, { context });
 }
 
-/** Captures the next `state_changed` events the core fires for the sensor (after `write` runs). */
+/** Captures the next `state_changed` events the core fires for the sensor (after one priming write, so each has an old state). */
 export function captureEvents(core, write, count) {
+  if (core.getState(SENSOR) === undefined) write();
   const events = [];
   const stop = core.listen((e) => {
     if (e.event_type === 'state_changed' && e.data.entity_id === SENSOR) events.push(e);
