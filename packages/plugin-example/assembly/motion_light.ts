@@ -20,6 +20,7 @@ import {
 } from '@homecore/sdk-assemblyscript/assembly';
 import { numberSetting } from './numeric';
 export * from '@homecore/sdk-assemblyscript/assembly/exports';
+export { hc_on_config_update } from '@homecore/sdk-assemblyscript/assembly/config-update';
 
 let motion = '';
 let light = '';

@@ -44,6 +44,7 @@ describe('temperature_alert (native)', () => {
       `set ${ALERT}=off {"temperature":10,"threshold":20}`,
       `set ${ALERT}=off {"temperature":-3.25,"threshold":20}`,
       `set ${ALERT}=on {"temperature":25.0001,"threshold":25}`,
+      `set ${ALERT}=on {"temperature":31,"threshold":30}`,
     ]);
     expect(house.home.registry.audit('temperature_alert')).toEqual([]);
     await house.close();

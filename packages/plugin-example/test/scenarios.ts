@@ -18,6 +18,10 @@ export async function temperatureStory(house: House): Promise<string[]> {
   await house.set(sensor, '-3.25', { unit_of_measurement: '°C' });
   await house.set(sensor, '25'); // exactly high: not above, nothing
   await house.set(sensor, '25.0001');
+  // No config-update hook in either version: the options update reloads the plugin.
+  await house.options('temperature_alert', { high: 30 });
+  await house.set(sensor, '27'); // inside the new dead-band
+  await house.set(sensor, '31'); // above the new high
   return [...house.actions];
 }
 

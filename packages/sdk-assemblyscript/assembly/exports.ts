@@ -1,9 +1,12 @@
 // The guest exports of host ABI v1. A plugin's entry file re-exports them all with
 //   export * from '@homecore/sdk-assemblyscript/assembly/exports';
 // Each hook decodes the host's UTF-8 JSON payload, and calls the handler registered in plugin.ts.
+// `hc_on_config_update` lives in config-update.ts: a module without it is reloaded by the host on
+// an options update (HA semantics), so only plugins that register onConfigUpdate export it.
 import { Status } from './abi';
 import { rememberConfig } from './host';
 import { parseJson } from './json';
+import { decodePayload } from './payload';
 import { Handlers } from './plugin';
 import { ConfigEntry, Event, ServiceCall, StateChangedEvent } from './types';
 
@@ -24,13 +27,10 @@ export function hc_free(ptr: usize, size: i32): void {
   if (ptr != 0) heap.free(ptr);
 }
 
-function decode(ptr: usize, len: i32): string {
-  return len <= 0 ? '' : String.UTF8.decodeUnsafe(ptr, <usize>len);
-}
 
 /** Setup: decodes the config entry and runs the setup handler. */
 export function hc_setup(ptr: usize, len: i32): i32 {
-  const entry = ConfigEntry.fromJson(parseJson(decode(ptr, len)).value);
+  const entry = ConfigEntry.fromJson(parseJson(decodePayload(ptr, len)).value);
   if (entry === null) return Status.INVALID_JSON;
   rememberConfig(entry);
   const handler = Handlers.setup;
@@ -47,7 +47,7 @@ export function hc_teardown(): i32 {
 export function hc_on_state_changed(ptr: usize, len: i32): i32 {
   const handler = Handlers.stateChanged;
   if (handler === null) return Status.OK;
-  const event = StateChangedEvent.fromJson(parseJson(decode(ptr, len)).value);
+  const event = StateChangedEvent.fromJson(parseJson(decodePayload(ptr, len)).value);
   if (event === null) return Status.INVALID_JSON;
   return handler(event);
 }
@@ -56,7 +56,7 @@ export function hc_on_state_changed(ptr: usize, len: i32): i32 {
 export function hc_on_event(ptr: usize, len: i32): i32 {
   const handler = Handlers.event;
   if (handler === null) return Status.OK;
-  const event = Event.fromJson(parseJson(decode(ptr, len)).value);
+  const event = Event.fromJson(parseJson(decodePayload(ptr, len)).value);
   if (event === null) return Status.INVALID_JSON;
   return handler(event);
 }
@@ -65,16 +65,7 @@ export function hc_on_event(ptr: usize, len: i32): i32 {
 export function hc_on_service_call(ptr: usize, len: i32): i32 {
   const handler = Handlers.serviceCall;
   if (handler === null) return Status.INVALID_ARGUMENT; // a listed service with no handler is a plugin bug
-  const call = ServiceCall.fromJson(parseJson(decode(ptr, len)).value);
+  const call = ServiceCall.fromJson(parseJson(decodePayload(ptr, len)).value);
   if (call === null) return Status.INVALID_JSON;
   return handler(call);
-}
-
-/** An options update. */
-export function hc_on_config_update(ptr: usize, len: i32): i32 {
-  const entry = ConfigEntry.fromJson(parseJson(decode(ptr, len)).value);
-  if (entry === null) return Status.INVALID_JSON;
-  rememberConfig(entry);
-  const handler = Handlers.configUpdate;
-  return handler === null ? Status.OK : handler(entry);
 }

@@ -46,7 +46,10 @@ export function onEvent(handler: EventHandler): void {
 export function onServiceCall(handler: ServiceCallHandler): void {
   Handlers.serviceCall = handler;
 }
-/** Registers the config update handler. */
+/**
+ * Registers the config update handler. Also export the hook from the entry file, or the host
+ * reloads the plugin instead: `export { hc_on_config_update } from '@homecore/sdk-assemblyscript/assembly/config-update';`
+ */
 export function onConfigUpdate(handler: ConfigUpdateHandler): void {
   Handlers.configUpdate = handler;
 }
