@@ -1,4 +1,3 @@
-/// <reference path="./wasm-globals.d.ts" />
 // The load gate: every check that runs before any guest code, each failure a coded error that
 // names the rule and what to fix.
 import {
@@ -13,7 +12,6 @@ import {
   type PluginManifest,
 } from '@homecore/core-traits';
 import {
-  BinaryFormatError,
   ExternKind,
   ForbiddenFeatureError,
   ValType,

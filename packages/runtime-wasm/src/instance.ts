@@ -1,4 +1,3 @@
-/// <reference path="./wasm-globals.d.ts" />
 import {
   AbiStatus,
   ErrorCode,
@@ -51,7 +50,8 @@ class AbiFailure {
 
 /** What the runtime hands a new instance after the load gate and metering. */
 export interface WasmInstanceInit {
-  readonly module: WebAssembly.Module;
+  /** The metered, compiled `WebAssembly.Module` (typed opaquely so the public types need no DOM lib). */
+  readonly module: object;
   readonly manifest: PluginManifest;
   readonly limits: PluginLimits;
   readonly exportNames: ReadonlySet<string>;
@@ -212,7 +212,7 @@ export class WasmPluginInstance implements PluginInstance {
     this.phase = 'start';
     let instance: WebAssembly.Instance;
     try {
-      instance = new WebAssembly.Instance(this.init.module, this.imports);
+      instance = new WebAssembly.Instance(this.init.module as WebAssembly.Module, this.imports);
     } catch (err) {
       this.counters.traps++;
       throw trapError(err, this.plugin, 'start', this.init.limits.startFuel);

@@ -1,4 +1,3 @@
-/// <reference path="./wasm-globals.d.ts" />
 // Fuel metering by rewriting the module with binaryen (imported lazily: it is a 15 MB module that
 // takes about a quarter of a second to load).
 //

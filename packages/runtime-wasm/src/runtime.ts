@@ -1,4 +1,3 @@
-/// <reference path="./wasm-globals.d.ts" />
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

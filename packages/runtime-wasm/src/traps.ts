@@ -1,4 +1,3 @@
-/// <reference path="./wasm-globals.d.ts" />
 import { ErrorCode, HomecoreError } from '@homecore/core-traits';
 
 /** Thrown by the out-of-fuel import so that a fuel trap is told apart from a guest `unreachable`. */

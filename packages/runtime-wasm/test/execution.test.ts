@@ -245,12 +245,12 @@ describe('re-entrancy', () => {
     const instance = await devRuntime().runtime.load(wat(guest({ body })), m);
     // A naive host that delivers synchronously from inside the write.
     const nested: Promise<void>[] = [];
-    let target: WasmPluginInstance | undefined;
+    const box: { target?: WasmPluginInstance } = {};
     const stub = stubContext(m, () => {
-      if (target) nested.push(target.handleEvent(delivered('my_event')));
+      if (box.target) nested.push(box.target.handleEvent(delivered('my_event')));
     });
     await instance.setup(stub.ctx);
-    target = instance;
+    box.target = instance;
     await instance.handleEvent(delivered('my_event'));
     while (nested.length > 0) await nested.shift();
     expect(instance.stats()).toMatchObject({ calls: 3, traps: 0 });

@@ -1,7 +1,7 @@
 // The hostile corpus (test/hostile/*.wat), run through the registry and the reference core: each
 // module is contained, and a well-behaved plugin loaded next to it receives every event.
 import { readFileSync } from 'node:fs';
-import { ErrorCode, HomecoreError, type BusEvent } from '@homecore/core-traits';
+import { ErrorCode, type BusEvent, type HomecoreError } from '@homecore/core-traits';
 import { InMemoryCore } from '@homecore/core';
 import { PluginRegistry } from '@homecore/registry';
 import { WasmRuntime, generatePublisherKeys, signModule } from '@homecore/runtime-wasm';
