@@ -6,7 +6,7 @@ import { InMemoryCore } from '@homecore/core';
 import { PluginRegistry } from '@homecore/registry';
 import { WasmRuntime, generatePublisherKeys, signModule } from '@homecore/runtime-wasm';
 import { describe, expect, test } from 'vitest';
-import { wat } from './helpers.js';
+import { guest, wat } from './helpers.js';
 
 const corpus = (name: string): Uint8Array => wat(readFileSync(new URL(`./hostile/${name}.wat`, import.meta.url), 'utf8'));
 const ROUNDS = 4;
@@ -193,5 +193,20 @@ describe('hostile modules are contained and the others receive every event', () 
       manifest: { ...signModule(bytes, 'hostile', stranger.privateKey) },
     });
     expect(loadError?.code).toBe(ErrorCode.WASM_UNTRUSTED_KEY);
+  });
+
+  test('a write outside its permissions: DENIED to the guest, recorded in the registry audit', async () => {
+    // Writes light.kitchen (not granted) and fails with the status it got back unless it was DENIED.
+    const body = `(data (i32.const 300) "light.kitchen")
+      (func (export "hc_on_event") (param i32 i32) (result i32) (local $s i32)
+        (local.set $s (call $hc_state_set (i32.const 300) (i32.const 13) (i32.const 48) (i32.const 2) (i32.const 0) (i32.const 0)))
+        (if (result i32) (i32.eq (local.get $s) (i32.const -3)) (then (i32.const 0)) (else (local.get $s))))
+      (func (export "hc_on_state_changed") (param i32 i32) (result i32) (i32.const 0))`;
+    const { hostile, registry, core } = await scenario(wat(guest({ body })));
+    expect(hostile()?.errors).toBe(0);
+    expect(core.getState('light.kitchen')).toBeUndefined();
+    const denials = registry.audit('hostile');
+    expect(denials).toHaveLength(ROUNDS);
+    expect(denials[0]).toMatchObject({ plugin: 'hostile', action: 'state:write', target: 'light.kitchen' });
   });
 });
