@@ -34,11 +34,11 @@ const layer: Record<string, number> = {
   '@homecore/manifest': 1,
   '@homecore/core-traits': 2,
   '@homecore/core': 3,
-  '@homecore/registry': 3,
-  '@homecore/runtime-native': 4,
-  '@homecore/runtime-wasm': 4,
-  '@homecore/plugin-example': 5,
-  '@homecore/cli': 5,
+  '@homecore/registry': 4,
+  '@homecore/runtime-native': 5,
+  '@homecore/runtime-wasm': 5,
+  '@homecore/plugin-example': 6,
+  '@homecore/cli': 6,
 };
 
 const internalDeps = (p: PackageJson, kinds: ('dependencies' | 'devDependencies' | 'peerDependencies')[]) =>
@@ -55,7 +55,7 @@ describe('workspace packages', () => {
       expect(readdirSync(join(dir, 'test')).some((f) => f.endsWith('.test.ts'))).toBe(true);
       const readme = readFileSync(join(dir, 'README.md'), 'utf8');
       expect(readme).toMatch(/^# @homecore\//);
-      expect(readme).toContain(`install ${json.name}`);
+      expect(readme).toMatch(new RegExp(`(install|add)( -D)? ${json.name}`));
       expect(readme).toMatch(/```(ts|js|typescript|json|sh)\n/);
       expect(json.type).toBe('module');
       expect(json.sideEffects).toBe(false);

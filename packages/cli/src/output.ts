@@ -44,6 +44,8 @@ export interface RunSummary {
 
 type Write = (text: string) => void;
 
+const UNUSUAL_ENTRY_STATES: ReadonlySet<string> = new Set(['setup_error', 'setup_retry', 'migration_error', 'failed_unload']);
+
 /** JSON lines: one object per activity, step, note, error, and the summary last. */
 export function jsonOutput(write: Write, elapsed: () => number): RunOutput {
   const emit = (record: Record<string, unknown>) => write(`${JSON.stringify({ t: round(elapsed()), ...record })}\n`);
@@ -80,7 +82,10 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
         case 'plugin_unloaded': return line(who, dim('unloaded'));
         case 'plugin_reloaded': return line(who, green('reloaded'));
         case 'setup_failed': return line(who, red(`setup failed: ${a.error.message}${a.retryInMs === null ? '' : ` (retry in ${(a.retryInMs / 1000).toFixed(1)} s)`}`));
-        case 'entry_state': return line(who, dim(`entry ${a.from} -> ${a.to}${a.reason ? ` (${a.reason})` : ''}`));
+        case 'entry_state':
+          // The ordinary path (not_loaded -> setup_in_progress -> loaded -> ...) is implied by other lines.
+          if (a.reason === null && !UNUSUAL_ENTRY_STATES.has(a.to)) return;
+          return line(who, yellow(`config entry ${a.from} -> ${a.to}${a.reason ? ` (${a.reason})` : ''}`));
         case 'state_written': return line(who, `wrote ${a.entity_id} = ${JSON.stringify(a.state)}`);
         case 'state_removed': return line(who, `removed ${a.entity_id}`);
         case 'service_called': return line(who, `called ${a.domain}.${a.service}`);

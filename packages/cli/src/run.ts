@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { InMemoryCore } from '@homecore/core';
 import type { BusEvent, PluginRuntime } from '@homecore/core-traits';
 import { ErrorCode, HomecoreError, toHomecoreError } from '@homecore/core-traits';
@@ -36,7 +36,7 @@ export async function runPlugins(options: RunOptions, out: RunOutput): Promise<n
     } catch {
       throw usageError(`scenario file ${options.scenario} cannot be read`);
     }
-    scenarioName = options.scenario;
+    scenarioName = basename(options.scenario);
     steps = parseScenario(text, scenarioName);
   }
 
