@@ -44,7 +44,7 @@ export interface RunSummary {
 
 type Write = (text: string) => void;
 
-const UNUSUAL_ENTRY_STATES: ReadonlySet<string> = new Set(['setup_error', 'setup_retry', 'migration_error', 'failed_unload']);
+const UNUSUAL_ENTRY_STATES: ReadonlySet<string> = new Set(['setup_retry', 'migration_error', 'failed_unload']);
 
 /** JSON lines: one object per activity, step, note, error, and the summary last. */
 export function jsonOutput(write: Write, elapsed: () => number): RunOutput {
@@ -84,7 +84,8 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
         case 'setup_failed': return line(who, red(`setup failed: ${a.error.message}${a.retryInMs === null ? '' : ` (retry in ${(a.retryInMs / 1000).toFixed(1)} s)`}`));
         case 'entry_state':
           // The ordinary path (not_loaded -> setup_in_progress -> loaded -> ...) is implied by other lines.
-          if (a.reason === null && !UNUSUAL_ENTRY_STATES.has(a.to)) return;
+          // A move to setup_error is reported by its setup_failed line.
+          if (!UNUSUAL_ENTRY_STATES.has(a.to)) return;
           return line(who, yellow(`config entry ${a.from} -> ${a.to}${a.reason ? ` (${a.reason})` : ''}`));
         case 'state_written': return line(who, `wrote ${a.entity_id} = ${JSON.stringify(a.state)}`);
         case 'state_removed': return line(who, `removed ${a.entity_id}`);

@@ -58,7 +58,9 @@ export async function runPlugins(options: RunOptions, out: RunOutput): Promise<n
     return a;
   };
   let errors = 0;
+  const failedSetups = new Set<string>();
   registry.on((activity: RegistryActivity) => {
+    if (activity.type === 'setup_failed') failedSetups.add(activity.plugin);
     if (activity.type === 'state_written' || activity.type === 'state_removed') actionsOf(activity.plugin).writes++;
     else if (activity.type === 'service_called') actionsOf(activity.plugin).serviceCalls++;
     else if (activity.type === 'event_fired') actionsOf(activity.plugin).eventsFired++;
@@ -68,9 +70,12 @@ export async function runPlugins(options: RunOptions, out: RunOutput): Promise<n
 
   const report = await registry.loadDirectory(dir);
   for (const warning of report.warnings) out.note(`warning: ${warning}`);
-  for (const error of report.errors) out.error(error, error.plugin === undefined ? dir : undefined);
-  // Setup failures are already counted through their activity; count only folder-level refusals here.
-  errors += report.errors.filter((e) => e.code !== ErrorCode.SETUP_FAILED && e.code !== ErrorCode.SETUP_TIMEOUT).length;
+  // A failed setup was already reported and counted through its activity line.
+  for (const error of report.errors) {
+    if (error.plugin !== undefined && failedSetups.has(error.plugin)) continue;
+    errors++;
+    out.error(error, error.plugin === undefined ? dir : undefined);
+  }
   if (report.loaded.length === 0 && report.retrying.length === 0) out.note(`no plugin is running from ${dir}`);
 
   let virtualMs = 0;
