@@ -23,7 +23,7 @@ if (!(meteredModule instanceof WebAssembly.Module)) throw new Error('could not r
 const BUDGET = 10_000_000;
 const plain = await floorPlugin(bytes, core);
 floorSetup(plain);
-const metered = await floorPlugin(meteredModule, core, 0, {
+const metered = await floorPlugin(meteredModule, core, {
   __homecore_out_of_fuel: () => {
     throw new Error('out of fuel');
   },

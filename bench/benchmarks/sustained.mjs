@@ -6,6 +6,7 @@
 // (so scheduling lag counts, no coordinated omission). Nothing lost: every write is answered, each
 // plugin's delivered count equals the writes to its sensor, and no drops.
 import { createHash } from 'node:crypto';
+import { setImmediate } from 'node:timers';
 import { temperatureAlert, temperatureAlertManifest } from '@homecore/plugin-example';
 import { createHomecore } from '@homecore/runtime-native';
 import { devRuntime, temperatureWasm } from '../lib/wasm-hosts.mjs';

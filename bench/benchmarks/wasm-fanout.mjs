@@ -24,7 +24,7 @@ const writeEmpty = sensorWriter(empty.core);
 const module = await WebAssembly.compile(bytes);
 const floors = [];
 for (let i = 0; i < N; i++) {
-  const f = await floorPlugin(module, empty.core, i);
+  const f = await floorPlugin(module, empty.core);
   floorSetup(f, i);
   floors.push(f);
 }

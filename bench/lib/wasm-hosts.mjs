@@ -72,8 +72,8 @@ export function callWithBytes(exports, hook, bytes) {
   return status;
 }
 
-/** The floor: `module` (bytes or compiled) instantiated with plain WebAssembly and the minimal host, set up. */
-export async function floorPlugin(module, core, i = 0, extraImports = {}) {
+/** The floor: `module` (bytes or compiled) instantiated with plain WebAssembly and the minimal host (call floorSetup next). */
+export async function floorPlugin(module, core, extraImports = {}) {
   let exports;
   const imports = minimalImports(core, () => exports.memory, extraImports);
   const compiled = module instanceof WebAssembly.Module ? module : await WebAssembly.compile(module);
