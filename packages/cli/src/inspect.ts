@@ -1,17 +1,7 @@
 import { ErrorCode, HomecoreError } from '@homecore/core-traits';
+import { parseManifest } from '@homecore/manifest';
+import type { ModuleInspection } from '@homecore/runtime-wasm';
 import { importWasmRuntime } from './wasm.js';
-
-/** What `inspectModule` of `@homecore/runtime-wasm` reports about a module. */
-export interface ModuleInspection {
-  size: number;
-  sha256: string;
-  abiVersion: number | null;
-  imports: { module: string; name: string; kind: string; signature: string | null }[];
-  exports: { name: string; kind: string; signature: string | null }[];
-  memory: { initial: number; maximum: number | null; effectiveMaximum: number | null } | null;
-  signature: { signed: boolean; valid: boolean | null; publisherKey: string | null; trusted: boolean | null };
-  gate: { passed: boolean; error: { code: string; message: string } | null; warnings: string[] };
-}
 
 /** The report of `homecore inspect`. */
 export interface InspectReport extends ModuleInspection {
@@ -24,12 +14,12 @@ export async function inspectWasm(
   bytes: Uint8Array,
   options: { manifest: unknown; trustedKeys: string[]; allowUnsigned: boolean },
 ): Promise<InspectReport> {
-  const wasm = (await importWasmRuntime()) as { inspectModule?: (bytes: Uint8Array, options: object) => Promise<ModuleInspection> } | undefined;
-  if (wasm?.inspectModule === undefined) {
+  const wasm = await importWasmRuntime();
+  if (wasm === undefined) {
     throw new HomecoreError(ErrorCode.RUNTIME_UNAVAILABLE, 'inspecting wasm modules needs @homecore/runtime-wasm: install it next to @homecore/cli');
   }
   const report = await wasm.inspectModule(bytes, {
-    ...(options.manifest === undefined ? {} : { manifest: options.manifest }),
+    ...(options.manifest === undefined ? {} : { manifest: parseManifest(options.manifest, '--manifest').manifest }),
     trust: { mode: options.allowUnsigned ? 'development' : 'strict', trustedKeys: options.trustedKeys },
   });
   return { ...report, passesGate: report.gate.passed, text: formatInspection(report) };

@@ -10,6 +10,7 @@ import { readTrustKeys } from './trust.js';
 import { USAGE, usageError } from './usage.js';
 import { formatValidation, validatePath } from './validate.js';
 import { inspectWasm } from './inspect.js';
+import { generateKeys, signPlugin } from './sign.js';
 
 /** Where `homecore` writes; injectable so it can be tested and embedded. */
 export interface CliIo {
@@ -25,6 +26,7 @@ const OPTIONS = {
   'trust-key': { type: 'string', multiple: true },
   'allow-unsigned': { type: 'boolean' },
   manifest: { type: 'string' },
+  key: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -34,6 +36,8 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   validate: ['json'],
   list: ['json'],
   inspect: ['json', 'manifest', 'trust-key', 'allow-unsigned'],
+  sign: ['json', 'manifest', 'key'],
+  keygen: ['json'],
 };
 
 /** Runs the `homecore` command with `argv` (without node and the script) and returns the exit code. */
@@ -58,7 +62,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return command === undefined && !values.help ? 2 : 0;
     }
     const allowed = ALLOWED[command];
-    if (allowed === undefined) throw usageError(`unknown command ${JSON.stringify(command)}; commands are run, validate, list and inspect`);
+    if (allowed === undefined) throw usageError(`unknown command ${JSON.stringify(command)}; commands are ${Object.keys(ALLOWED).join(', ')}`);
     for (const key of Object.keys(values) as (keyof typeof OPTIONS)[]) {
       if (key !== 'help' && key !== 'version' && !allowed.includes(key)) throw usageError(`"homecore ${command}" does not take --${key}`);
     }
@@ -99,6 +103,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const report = await inspectWasm(bytes, { manifest, trustedKeys, allowUnsigned: values['allow-unsigned'] === true });
         io.stdout(json ? `${JSON.stringify(report)}\n` : report.text);
         return report.passesGate ? 0 : 1;
+      }
+      case 'sign': {
+        if (values.key === undefined || values.manifest === undefined) throw usageError('"homecore sign" needs --key <private-key.pem> and --manifest <manifest.json>');
+        const fields = await signPlugin(target, values.key, values.manifest);
+        io.stdout(json ? `${JSON.stringify({ kind: 'signed', manifest: values.manifest, ...fields })}\n` : `signed ${target} into ${values.manifest}\n  module_hash      ${fields.module_hash}\n  publisher_key    ${fields.publisher_key}\n`);
+        return 0;
+      }
+      case 'keygen': {
+        const keys = await generateKeys(target);
+        io.stdout(json ? `${JSON.stringify({ kind: 'keys', ...keys })}\n` : `private key  ${keys.privateKeyFile}  (keep it secret)\npublic key   ${keys.publicKeyFile}\n  ${keys.publisherKey}\nHosts trust it with --trust-key ${keys.publicKeyFile}\n`);
+        return 0;
       }
     }
     return 2;

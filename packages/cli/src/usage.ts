@@ -13,7 +13,12 @@ Usage:
       List the plugin folders in <dir> with their domain, version, runtime and dependencies.
   homecore inspect <file.wasm> [--manifest <manifest.json>] [--trust-key <key>]... [--json]
       Show a wasm module's imports, exports, ABI version, memory limits and signature, and
-      whether it passes the load gate.
+      whether it passes the load gate. Exits 1 if it does not.
+  homecore sign <file.wasm> --key <private-key.pem> --manifest <manifest.json> [--json]
+      Pin and sign the module: writes module_hash, module_signature and publisher_key into the
+      manifest (the signature covers the manifest's domain and the module's sha256).
+  homecore keygen <dir> [--json]
+      Create a publisher key pair: <dir>/publisher.key.pem (secret) and <dir>/publisher.pub.
 
 Options:
   --json               JSON lines for programs instead of text for people
@@ -22,6 +27,8 @@ Options:
                        blank lines and lines starting with # are ignored
   --trust-key <key>    a trusted publisher key: "ed25519:<base64>" or a file holding one (repeatable)
   --allow-unsigned     development policy: load unsigned wasm modules with a warning
+  --key <file>         an Ed25519 private key in PEM, from "homecore keygen"
+  --manifest <file>    the plugin's manifest.json
   -h, --help           this text
   -v, --version        the version
 `;

@@ -18,3 +18,4 @@ export {
 } from './signing.js';
 export { FUEL_GET_EXPORT, FUEL_SET_EXPORT } from './metering.js';
 export { GUEST_EXPORT_SIGNATURES, HOST_IMPORT_SIGNATURES, RESERVED_EXPORT_PREFIX } from './gate.js';
+export { inspectModule, type InspectOptions, type ModuleInspection } from './inspect.js';
