@@ -11,6 +11,7 @@ import { USAGE, usageError } from './usage.js';
 import { formatValidation, validatePath } from './validate.js';
 import { inspectWasm } from './inspect.js';
 import { generateKeys, signPlugin } from './sign.js';
+import { checkConformance, formatConformance } from './conformance.js';
 
 /** Where `homecore` writes; injectable so it can be tested and embedded. */
 export interface CliIo {
@@ -37,6 +38,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   list: ['json'],
   inspect: ['json', 'manifest', 'trust-key', 'allow-unsigned'],
   sign: ['json', 'manifest', 'key'],
+  conformance: ['json', 'scenario', 'trust-key', 'allow-unsigned'],
   keygen: ['json'],
 };
 
@@ -66,7 +68,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     for (const key of Object.keys(values) as (keyof typeof OPTIONS)[]) {
       if (key !== 'help' && key !== 'version' && !allowed.includes(key)) throw usageError(`"homecore ${command}" does not take --${key}`);
     }
-    if (rest.length !== 1) throw usageError(`"homecore ${command}" takes exactly one path, got ${rest.length === 0 ? 'none' : rest.map((r) => JSON.stringify(r)).join(' ')}`);
+    const paths = command === 'conformance' ? 2 : 1;
+    if (rest.length !== paths) {
+      throw usageError(`"homecore ${command}" takes exactly ${paths === 1 ? 'one path' : 'two paths'}, got ${rest.length === 0 ? 'none' : rest.map((r) => JSON.stringify(r)).join(' ')}`);
+    }
     const target = rest[0]!;
     const trustedKeys = readTrustKeys(values['trust-key'] ?? [], process.cwd());
 
@@ -109,6 +114,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const fields = await signPlugin(target, values.key, values.manifest);
         io.stdout(json ? `${JSON.stringify({ kind: 'signed', manifest: values.manifest, ...fields })}\n` : `signed ${target} into ${values.manifest}\n  module_hash      ${fields.module_hash}\n  publisher_key    ${fields.publisher_key}\n`);
         return 0;
+      }
+      case 'conformance': {
+        if (values.scenario === undefined) throw usageError('"homecore conformance" needs --scenario <file.jsonl>');
+        const report = await checkConformance(resolve(target), resolve(rest[1]!), values.scenario, { trustedKeys, allowUnsigned: values['allow-unsigned'] === true });
+        io.stdout(json ? `${JSON.stringify(report)}\n` : formatConformance(report));
+        return report.conformant ? 0 : 1;
       }
       case 'keygen': {
         const keys = await generateKeys(target);

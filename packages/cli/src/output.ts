@@ -51,7 +51,10 @@ export function jsonOutput(write: Write, elapsed: () => number): RunOutput {
   const emit = (record: Record<string, unknown>) => write(`${JSON.stringify({ t: round(elapsed()), ...record })}\n`);
   return {
     activity: (a) => emit({ kind: 'activity', ...serialiseActivity(a) }),
-    step: (step, source) => emit({ kind: 'step', source: `${source}:${step.line}`, ...step }),
+    step: (step, source) => {
+      const { kind: action, ...fields } = step;
+      emit({ kind: 'step', source: `${source}:${step.line}`, action, ...fields });
+    },
     note: (message) => emit({ kind: 'note', message }),
     error: (error, where) => emit({ kind: 'error', where: where ?? null, ...error.toJSON() }),
     summary: (summary) => emit({ kind: 'summary', ...summary }),

@@ -17,6 +17,9 @@ Usage:
   homecore sign <file.wasm> --key <private-key.pem> --manifest <manifest.json> [--json]
       Pin and sign the module: writes module_hash, module_signature and publisher_key into the
       manifest (the signature covers the manifest's domain and the module's sha256).
+  homecore conformance <reference-dir> <candidate-dir> --scenario <file.jsonl> [--json]
+      Replay one scenario through two plugin directories (for example native plugins and their
+      port to wasm, same domains) on a frozen clock; exits 1 unless they take the same actions.
   homecore keygen <dir> [--json]
       Create a publisher key pair: <dir>/publisher.key.pem (secret) and <dir>/publisher.pub.
 

@@ -1,6 +1,7 @@
 import type { PluginRuntime } from '@homecore/core-traits';
+import type * as WasmRuntimeModule from '@homecore/runtime-wasm';
 
-type WasmModule = typeof import('@homecore/runtime-wasm');
+type WasmModule = typeof WasmRuntimeModule;
 
 /** The wasm runtime package if it is installed: wasm support is enabled by installing it. */
 export async function importWasmRuntime(): Promise<WasmModule | undefined> {
