@@ -3,6 +3,9 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ErrorCode, HomecoreError, type HomeCorePlugin, type PluginCode, type PluginManifest } from '@homecore/core-traits';
 
+/** A factory or a class; which one is told apart at run time. */
+type AnyFunction = (...args: never[]) => unknown;
+
 /** The optional hooks a native plugin may define, by method name. */
 export const OPTIONAL_HOOKS = ['teardown', 'onStateChanged', 'onEvent', 'onServiceCall', 'onConfigUpdate'] as const;
 
@@ -115,7 +118,7 @@ async function importFresh(url: URL, manifest: PluginManifest): Promise<unknown>
   return exported;
 }
 
-async function instantiate(exported: Function, manifest: PluginManifest, where: string): Promise<unknown> {
+async function instantiate(exported: AnyFunction, manifest: PluginManifest, where: string): Promise<unknown> {
   try {
     return isClass(exported) ? new (exported as new () => unknown)() : await (exported as () => unknown)();
   } catch (error) {
@@ -150,7 +153,7 @@ function checkPlugin(candidate: unknown, manifest: PluginManifest, where: string
   return candidate as HomeCorePlugin;
 }
 
-function isClass(fn: Function): boolean {
+function isClass(fn: AnyFunction): boolean {
   return /^class[\s{]/.test(Function.prototype.toString.call(fn));
 }
 
