@@ -43,7 +43,7 @@ export async function resolvePlugin(code: PluginCode | PluginFactory, manifest: 
 /** Calls a factory (or constructs a class) and checks the result's shape. */
 async function build(exported: unknown, manifest: PluginManifest, where: string): Promise<HomeCorePlugin> {
   if (typeof exported !== 'function') return checkPlugin(exported, manifest, capitalise(where));
-  return checkPlugin(await instantiate(exported, manifest, where), manifest, `What the factory in ${where} returned`);
+  return checkPlugin(await instantiate(exported as AnyFunction, manifest, where), manifest, `What the factory in ${where} returned`);
 }
 
 async function moduleUrl(code: string | URL, manifest: PluginManifest, baseDir: string | undefined): Promise<URL> {
