@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ErrorCode, HomecoreError, type HomeCorePlugin, type PluginCode, type PluginManifest } from '@homecore/core-traits';
 
 /** A factory or a class; which one is told apart at run time. */
-type AnyFunction = (...args: never[]) => unknown;
+type AnyFunction = (() => unknown) | (new () => unknown);
 
 /** The optional hooks a native plugin may define, by method name. */
 export const OPTIONAL_HOOKS = ['teardown', 'onStateChanged', 'onEvent', 'onServiceCall', 'onConfigUpdate'] as const;
