@@ -11,7 +11,7 @@ import type {
 import type { ResolvedManifest } from '@homecore/manifest';
 import { Fifo, type IndexEntry } from './dispatch.js';
 import { DurationWindow } from './util.js';
-import type { DropReason, PluginHealth } from './types.js';
+import type { DropReason, PluginHealth, PluginSummary } from './types.js';
 
 /** One running instance of a plugin with everything it registered; a reload swaps activations. */
 export interface Activation {
@@ -32,18 +32,23 @@ export interface Activation {
   /** The context id of the event being handled, the parent of the plugin's writes. */
   parentContextId: string | null;
   closed: boolean;
+  /** Memos of the read and subscribe checks dispatch makes per event (permissions are fixed per activation). */
+  readonly mayRead: Map<string, boolean>;
+  readonly maySubscribe: Map<string, boolean>;
 }
 
-/** Work for one plugin, delivered in order, one at a time. */
-export type QueueItem =
-  | { readonly kind: 'event'; readonly delivered: DeliveredEvent }
-  | {
-      readonly kind: 'task';
-      readonly hook: string;
-      readonly run: (instance: PluginInstance) => Promise<unknown>;
-      readonly resolve: (value: unknown) => void;
-      readonly reject: (error: unknown) => void;
-    };
+/** A call on the plugin's instance that waits its turn in the queue behind earlier events. */
+export class QueuedTask {
+  constructor(
+    readonly hook: string,
+    readonly run: (instance: PluginInstance) => Promise<unknown>,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+}
+
+/** Work for one plugin, delivered in order, one at a time: an event (queued as is, no wrapper) or a task. */
+export type QueueItem = DeliveredEvent | QueuedTask;
 
 /** Everything the registry keeps about one plugin id; lives from load to unload. */
 export class PluginRecord {
@@ -70,13 +75,25 @@ export class PluginRecord {
 
   readonly queue = new Fifo<QueueItem>();
   queuedEvents = 0;
+  /** A pump is draining the queue (possibly waiting for a handler). */
   running = false;
+  /** A pump will start in the registry's next pump microtask. */
   pumpScheduled = false;
   paused = false;
+  /** The activation whose event handler runs now, its hook, and its start time (-1: not timed). */
+  inFlight: Activation | undefined = undefined;
+  inFlightHook = '';
+  handlerStarted = -1;
+  /** Continuations of an async handler, made once per record so a delivery allocates no closure. */
+  onHandled: () => void = noop;
+  onHandlerFailed: (error: unknown) => void = noop;
   /** The bus event sequence this record last accepted, to receive each event once. */
   stamp = 0;
   /** Waiters for the pump to stop. */
   stopWaiters: (() => void)[] = [];
+  /** The last summary and what it was built from; rebuilt only when one of them changed. */
+  summaryCache: { summary: PluginSummary; entry: ConfigEntry; manifest: ResolvedManifest; runtime: PluginRuntime; health: PluginHealth; reason: string | null } | undefined =
+    undefined;
 
   /** Serialises lifecycle operations (setup, retry, unload, reload, config updates). */
   op: Promise<unknown> = Promise.resolve();
@@ -112,8 +129,11 @@ export class PluginRecord {
   }
 
   notifyStopped(): void {
+    if (this.stopWaiters.length === 0) return;
     const waiters = this.stopWaiters;
     this.stopWaiters = [];
     for (const w of waiters) w();
   }
 }
+
+function noop(): void {}

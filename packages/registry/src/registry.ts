@@ -27,7 +27,7 @@ import { createPluginContext } from './context.js';
 import { discoverPlugins } from './discovery.js';
 import { SubscriptionIndex, createDeliveredEvent, subscriptionSelects, type IndexEntry } from './dispatch.js';
 import { dependencyOrder, findCycles, type DependencyNode } from './graph.js';
-import { PluginRecord, type Activation } from './record.js';
+import { PluginRecord, QueuedTask, type Activation, type QueueItem } from './record.js';
 import type {
   ConfigEntryInit,
   ConfigEntryUpdate,
@@ -47,6 +47,11 @@ import type {
 import { invoke, isoTime, messageOf, ulid, withTimeout } from './util.js';
 
 const AUDIT_CAPACITY = 1000;
+/** Handler time is measured for every one of a plugin's first deliveries, then one in a stride. */
+const HANDLER_TIMING_ALWAYS = 64;
+const HANDLER_TIMING_STRIDE = 8;
+/** Bound of an activation's memos of permission checks (cleared when full). */
+const PERMISSION_MEMO_CAPACITY = 1024;
 
 interface ResolvedPolicy {
   maxConsecutiveFailures: number;
@@ -75,6 +80,10 @@ export class PluginRegistry {
   private unlisten: (() => void) | undefined;
   private eventsSeen = 0;
   private dispatchSeq = 0;
+  /** Records scheduled or pumping; idle() is immediate at 0. */
+  private busyPumps = 0;
+  private scheduledPumps: PluginRecord[] = [];
+  private idleWaiters: (() => void)[] = [];
 
   constructor(options: RegistryOptions) {
     this.core = options.core;
@@ -302,12 +311,8 @@ export class PluginRegistry {
   }
 
   /** Resolves when every plugin queue that can run is drained and no handler is running. */
-  async idle(): Promise<void> {
-    for (;;) {
-      const busy = [...this.records.values()].filter((r) => r.running || r.pumpScheduled || (this.canPump(r) && r.queue.length > 0));
-      if (busy.length === 0) return;
-      await Promise.all(busy.map((r) => (r.running || r.pumpScheduled ? r.whenStopped() : this.pumpNow(r))));
-    }
+  idle(): Promise<void> {
+    return this.busyPumps === 0 ? Promise.resolve() : this.untilIdle();
   }
 
   /** Subscribes to the activity stream; returns an unsubscribe. A throwing listener never breaks the registry. */
@@ -316,6 +321,11 @@ export class PluginRegistry {
     return () => {
       this.listeners.delete(listener);
     };
+  }
+
+  private async untilIdle(): Promise<void> {
+    // Re-checked after each wake-up: a settled task's caller may have queued more work meanwhile.
+    while (this.busyPumps > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   // ---------------------------------------------------------------- validation
@@ -369,6 +379,7 @@ export class PluginRegistry {
     const config = options.config ?? {};
     checkConfigData(id, manifest.config_schema, config.data ?? {});
     const rec = new PluginRecord(id, manifest, code, options.baseDir, runtime, this.newEntry(manifest, config));
+    this.bindPump(rec);
     this.records.set(id, rec);
     this.listenToCore();
 
@@ -508,6 +519,8 @@ export class PluginRegistry {
       hook: null,
       parentContextId: null,
       closed: false,
+      mayRead: new Map(),
+      maySubscribe: new Map(),
     };
     activation.context = this.contextFor(activation);
     rec.pending = activation;
@@ -903,13 +916,13 @@ export class PluginRegistry {
     const capacity = Math.min(rec.manifest.limits?.queue_capacity ?? Infinity, this.hostLimits.queueCapacity);
     if (rec.queuedEvents >= capacity) {
       // Overflow policy: drop the oldest queued event so the plugin catches up with the newest state.
-      const oldest = rec.queue.removeFirst((item) => item.kind === 'event');
-      if (oldest !== undefined && oldest.kind === 'event') {
+      const oldest = rec.queue.removeFirst(isEvent);
+      if (oldest !== undefined && isEvent(oldest)) {
         rec.queuedEvents--;
-        this.countDrop(rec, oldest.delivered, 'overflow');
+        this.countDrop(rec, oldest, 'overflow');
       }
     }
-    rec.queue.push({ kind: 'event', delivered });
+    rec.queue.push(delivered);
     rec.queuedEvents++;
     this.schedulePump(rec);
   }
@@ -922,9 +935,9 @@ export class PluginRegistry {
   /** Empties the queue: events are counted as dropped for `reason` (or discarded), tasks are rejected unless kept. */
   private dropQueue(rec: PluginRecord, reason: DropReason | undefined, keepTasks = false): void {
     for (const item of rec.queue.drain()) {
-      if (item.kind === 'event') {
+      if (isEvent(item)) {
         rec.queuedEvents--;
-        if (reason !== undefined) this.countDrop(rec, item.delivered, reason);
+        if (reason !== undefined) this.countDrop(rec, item, reason);
       } else if (keepTasks) {
         rec.queue.push(item);
       } else {
@@ -941,11 +954,11 @@ export class PluginRegistry {
   /** After a reload, keeps only queued events the new activation subscribes to and may read. */
   private keepSelected(rec: PluginRecord, activation: Activation): void {
     for (const item of rec.queue.drain()) {
-      if (item.kind === 'task') {
+      if (!isEvent(item)) {
         rec.queue.push(item);
         continue;
       }
-      const event = item.delivered.event;
+      const event = item.event;
       const raw = (event.data as { entity_id?: unknown }).entity_id;
       const entityId = typeof raw === 'string' ? raw : undefined;
       if (subscriptionSelects(activation.subscriptions, event.event_type, entityId) && mayReceive(activation, event.event_type, entityId)) {
@@ -959,7 +972,7 @@ export class PluginRegistry {
   /** Runs a call on the plugin's instance in its queue, so instance calls never overlap. */
   private runQueued(rec: PluginRecord, hook: string, run: (instance: PluginInstance) => Promise<unknown>): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      rec.queue.push({ kind: 'task', hook, run, resolve, reject });
+      rec.queue.push(new QueuedTask(hook, run, resolve, reject));
       this.schedulePump(rec);
     });
   }
@@ -968,66 +981,131 @@ export class PluginRegistry {
     return !rec.paused && !rec.removed && rec.active !== undefined && rec.entry.state === 'loaded';
   }
 
+  // Invariant idle() relies on: a record that can pump and has queued work is scheduled or running.
+  // Every place that queues work or makes canPump() true again calls schedulePump().
   private schedulePump(rec: PluginRecord): void {
     if (rec.running || rec.pumpScheduled || !this.canPump(rec)) return;
     rec.pumpScheduled = true;
+    this.busyPumps++;
     // Deliver after the core's synchronous dispatch returns: a plugin never runs inside a write.
-    queueMicrotask(() => {
+    // One microtask starts every pump scheduled meanwhile (a fan-out schedules hundreds at once).
+    if (this.scheduledPumps.push(rec) === 1) queueMicrotask(this.startPumps);
+  }
+
+  private readonly startPumps = (): void => {
+    const batch = this.scheduledPumps;
+    this.scheduledPumps = [];
+    for (const rec of batch) {
       rec.pumpScheduled = false;
-      void this.pump(rec);
-    });
+      rec.running = true;
+      this.pump(rec);
+    }
+  };
+
+  /** Makes the continuations a record's async handlers resume its pump with (once per record). */
+  private bindPump(rec: PluginRecord): void {
+    rec.onHandled = () => {
+      this.eventSettled(rec, false, undefined);
+      this.pump(rec);
+    };
+    rec.onHandlerFailed = (error) => {
+      this.eventSettled(rec, true, error);
+      this.pump(rec);
+    };
   }
 
-  private pumpNow(rec: PluginRecord): Promise<void> {
-    this.schedulePump(rec);
-    return rec.whenStopped();
-  }
-
-  private async pump(rec: PluginRecord): Promise<void> {
-    if (rec.running) return;
-    rec.running = true;
+  /**
+   * Drains the queue in a loop while handlers complete synchronously; at the first pending one it
+   * returns and the handler's settlement resumes it. Only called with `rec.running` set.
+   */
+  private pump(rec: PluginRecord): void {
+    let waiting = false;
     try {
       while (this.canPump(rec)) {
         const item = rec.queue.shift();
         if (item === undefined) break;
         const activation = rec.active!;
-        if (item.kind === 'event') {
-          rec.queuedEvents--;
-          await this.deliver(rec, activation, item.delivered);
-        } else {
-          activation.hook = item.hook;
-          try {
-            item.resolve(await item.run(activation.instance));
-          } catch (error) {
-            item.reject(error);
-          } finally {
-            activation.hook = null;
-          }
+        if (!isEvent(item)) {
+          waiting = true;
+          this.runTask(rec, activation, item);
+          return;
+        }
+        rec.queuedEvents--;
+        const pending = this.deliver(rec, activation, item);
+        if (pending !== undefined) {
+          waiting = true;
+          // Promise.resolve is the identity for native promises and tames foreign thenables.
+          Promise.resolve(pending).then(rec.onHandled, rec.onHandlerFailed);
+          return;
         }
       }
     } finally {
-      rec.running = false;
-      rec.notifyStopped();
+      if (!waiting) this.pumpStopped(rec);
     }
   }
 
-  private async deliver(rec: PluginRecord, activation: Activation, delivered: DeliveredEvent): Promise<void> {
+  private pumpStopped(rec: PluginRecord): void {
+    rec.running = false;
+    rec.notifyStopped();
+    if (--this.busyPumps === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private runTask(rec: PluginRecord, activation: Activation, task: QueuedTask): void {
+    activation.hook = task.hook;
+    invoke(() => task.run(activation.instance)).then(
+      (value) => {
+        activation.hook = null;
+        task.resolve(value);
+        this.pump(rec);
+      },
+      (error: unknown) => {
+        activation.hook = null;
+        task.reject(error);
+        this.pump(rec);
+      },
+    );
+  }
+
+  /** Starts one event's handler; returns its promise when it did not complete synchronously. */
+  private deliver(rec: PluginRecord, activation: Activation, delivered: DeliveredEvent): PromiseLike<void> | undefined {
     const hook = delivered.event.event_type === 'state_changed' ? 'onStateChanged' : 'onEvent';
     activation.hook = hook;
     activation.parentContextId = delivered.event.context.id;
     rec.delivered++;
-    const started = performance.now();
+    rec.inFlight = activation;
+    rec.inFlightHook = hook;
+    // A clock read costs about half of a small handler, so after the first deliveries only every
+    // HANDLER_TIMING_STRIDE-th one is timed (documented on PluginStats.handlerMs).
+    rec.handlerStarted = rec.delivered <= HANDLER_TIMING_ALWAYS || rec.delivered % HANDLER_TIMING_STRIDE === 0 ? performance.now() : -1;
+    let result: unknown;
     try {
-      await activation.instance.handleEvent(delivered);
+      result = activation.instance.handleEvent(delivered);
+    } catch (error) {
+      this.eventSettled(rec, true, error);
+      return undefined;
+    }
+    if (isPromiseLike(result)) return result as PromiseLike<void>;
+    this.eventSettled(rec, false, undefined);
+    return undefined;
+  }
+
+  /** Books the end of the in-flight event handler: failure policy, handler time, context reset. */
+  private eventSettled(rec: PluginRecord, failed: boolean, error: unknown): void {
+    const activation = rec.inFlight!;
+    rec.inFlight = undefined;
+    if (failed) {
+      this.eventHandlerFailed(rec, rec.inFlightHook, error);
+    } else {
       rec.consecutiveFailures = 0;
       rec.backoffs = 0;
-    } catch (error) {
-      this.eventHandlerFailed(rec, hook, error);
-    } finally {
-      rec.durations.add(performance.now() - started);
-      activation.hook = null;
-      activation.parentContextId = null;
     }
+    if (rec.handlerStarted >= 0) rec.durations.add(performance.now() - rec.handlerStarted);
+    activation.hook = null;
+    activation.parentContextId = null;
   }
 
   /** The failure policy: consecutive failures lead to a backoff, repeated backoffs to quarantine. */
@@ -1094,8 +1172,20 @@ export class PluginRegistry {
     return nodes;
   }
 
+  /** A frozen summary, shared by callers until the entry, manifest, runtime or health changes. */
   private summary(rec: PluginRecord): PluginSummary {
-    return {
+    const cached = rec.summaryCache;
+    if (
+      cached !== undefined &&
+      cached.entry === rec.entry &&
+      cached.health === rec.health &&
+      cached.reason === rec.healthReason &&
+      cached.manifest === rec.manifest &&
+      cached.runtime === rec.runtime
+    ) {
+      return cached.summary;
+    }
+    const summary: PluginSummary = Object.freeze({
       id: rec.id,
       manifest: rec.manifest,
       runtime: rec.runtime.kind,
@@ -1103,7 +1193,9 @@ export class PluginRegistry {
       health: rec.health,
       reason: rec.health !== 'ok' ? rec.healthReason : rec.entry.reason,
       entryId: rec.entry.entry_id,
-    };
+    });
+    rec.summaryCache = { summary, entry: rec.entry, manifest: rec.manifest, runtime: rec.runtime, health: rec.health, reason: rec.healthReason };
+    return summary;
   }
 
   private pluginStats(rec: PluginRecord): PluginStats {
@@ -1135,9 +1227,28 @@ export class PluginRegistry {
 
 function mayReceive(activation: Activation, eventType: string, entityId: string | undefined): boolean {
   if (eventType === 'state_changed' || eventType === 'state_reported') {
-    return entityId !== undefined && activation.permissions.allows('state:read', entityId);
+    return entityId !== undefined && memoAllows(activation, activation.mayRead, 'state:read', entityId);
   }
-  return activation.permissions.allows('event:subscribe', eventType);
+  return memoAllows(activation, activation.maySubscribe, 'event:subscribe', eventType);
+}
+
+function memoAllows(activation: Activation, memo: Map<string, boolean>, action: 'state:read' | 'event:subscribe', target: string): boolean {
+  let allowed = memo.get(target);
+  if (allowed === undefined) {
+    allowed = activation.permissions.allows(action, target);
+    if (memo.size >= PERMISSION_MEMO_CAPACITY) memo.clear();
+    memo.set(target, allowed);
+  }
+  return allowed;
+}
+
+function isEvent(item: QueueItem): item is DeliveredEvent {
+  return !(item instanceof QueuedTask);
+}
+
+function isPromiseLike(value: unknown): boolean {
+  if (value instanceof Promise) return true;
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function nodeOf(manifest: ResolvedManifest): DependencyNode {
