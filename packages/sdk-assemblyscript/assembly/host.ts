@@ -15,6 +15,7 @@ import {
 } from './abi';
 import { JsonObject, parseJson } from './json';
 import { ConfigEntry, State } from './types';
+import { JsonView } from './view';
 
 /** The status of the last host call a wrapper made (useful after a wrapper returned null). */
 let lastHostStatus: i32 = Status.OK;
@@ -49,8 +50,8 @@ export function getState(entityId: string): State | null {
     record(size < 0 ? size : Status.FAILED);
     return null;
   }
-  const parsed = parseJson(String.UTF8.decodeUnsafe(changetype<usize>(readBuffer), <usize>size));
-  const state = State.fromJson(parsed.value);
+  // The read buffer is reused, so the lazy State gets its own copy of the bytes.
+  const state = State.fromView(JsonView.of(readBuffer.slice(0, size)));
   record(state === null ? Status.INVALID_JSON : Status.OK);
   return state;
 }

@@ -46,3 +46,4 @@ export {
   onTeardown,
 } from './plugin';
 export { ConfigEntry, Context, Event, ServiceCall, State, StateChangedEvent } from './types';
+export { JSON_INVALID, JsonView } from './view';
