@@ -53,19 +53,21 @@ export type QueueItem = DeliveredEvent | QueuedTask;
 /** Everything the registry keeps about one plugin id; lives from load to unload. */
 export class PluginRecord {
   readonly id: string;
-  manifest: ResolvedManifest;
   code: PluginCode;
   baseDir: string | undefined;
-  runtime: PluginRuntime;
-  entry: ConfigEntry;
+  #manifest: ResolvedManifest;
+  #runtime: PluginRuntime;
+  #entry: ConfigEntry;
+  #health: PluginHealth = 'ok';
+  #healthReason: string | null = null;
+  /** The summary get() and list() hand out; cleared by the setters of what it shows, rebuilt on demand. */
+  summary: PluginSummary | undefined = undefined;
 
   /** The activation receiving events; undefined unless loaded. */
   active: Activation | undefined;
   /** An activation being set up (first setup or the new side of a reload). */
   pending: Activation | undefined;
 
-  health: PluginHealth = 'ok';
-  healthReason: string | null = null;
   consecutiveFailures = 0;
   backoffs = 0;
   backoffTimer: unknown = undefined;
@@ -91,9 +93,6 @@ export class PluginRecord {
   stamp = 0;
   /** Waiters for the pump to stop. */
   stopWaiters: (() => void)[] = [];
-  /** The last summary and what it was built from; rebuilt only when one of them changed. */
-  summaryCache: { summary: PluginSummary; entry: ConfigEntry; manifest: ResolvedManifest; runtime: PluginRuntime; health: PluginHealth; reason: string | null } | undefined =
-    undefined;
 
   /** Serialises lifecycle operations (setup, retry, unload, reload, config updates). */
   op: Promise<unknown> = Promise.resolve();
@@ -110,11 +109,51 @@ export class PluginRecord {
 
   constructor(id: string, manifest: ResolvedManifest, code: PluginCode, baseDir: string | undefined, runtime: PluginRuntime, entry: ConfigEntry) {
     this.id = id;
-    this.manifest = manifest;
+    this.#manifest = manifest;
     this.code = code;
     this.baseDir = baseDir;
-    this.runtime = runtime;
-    this.entry = entry;
+    this.#runtime = runtime;
+    this.#entry = entry;
+  }
+
+  get manifest(): ResolvedManifest {
+    return this.#manifest;
+  }
+  set manifest(value: ResolvedManifest) {
+    this.#manifest = value;
+    this.summary = undefined;
+  }
+
+  get runtime(): PluginRuntime {
+    return this.#runtime;
+  }
+  set runtime(value: PluginRuntime) {
+    this.#runtime = value;
+    this.summary = undefined;
+  }
+
+  get entry(): ConfigEntry {
+    return this.#entry;
+  }
+  set entry(value: ConfigEntry) {
+    this.#entry = value;
+    this.summary = undefined;
+  }
+
+  get health(): PluginHealth {
+    return this.#health;
+  }
+  set health(value: PluginHealth) {
+    this.#health = value;
+    this.summary = undefined;
+  }
+
+  get healthReason(): string | null {
+    return this.#healthReason;
+  }
+  set healthReason(value: string | null) {
+    this.#healthReason = value;
+    this.summary = undefined;
   }
 
   /** The activation service calls and context callbacks should reach now. */

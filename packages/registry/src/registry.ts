@@ -1174,18 +1174,8 @@ export class PluginRegistry {
 
   /** A frozen summary, shared by callers until the entry, manifest, runtime or health changes. */
   private summary(rec: PluginRecord): PluginSummary {
-    const cached = rec.summaryCache;
-    if (
-      cached !== undefined &&
-      cached.entry === rec.entry &&
-      cached.health === rec.health &&
-      cached.reason === rec.healthReason &&
-      cached.manifest === rec.manifest &&
-      cached.runtime === rec.runtime
-    ) {
-      return cached.summary;
-    }
-    const summary: PluginSummary = Object.freeze({
+    if (rec.summary !== undefined) return rec.summary;
+    rec.summary = Object.freeze({
       id: rec.id,
       manifest: rec.manifest,
       runtime: rec.runtime.kind,
@@ -1194,8 +1184,7 @@ export class PluginRegistry {
       reason: rec.health !== 'ok' ? rec.healthReason : rec.entry.reason,
       entryId: rec.entry.entry_id,
     });
-    rec.summaryCache = { summary, entry: rec.entry, manifest: rec.manifest, runtime: rec.runtime, health: rec.health, reason: rec.healthReason };
-    return summary;
+    return rec.summary;
   }
 
   private pluginStats(rec: PluginRecord): PluginStats {
