@@ -148,7 +148,10 @@ export interface PluginStats {
   readonly errors: number;
   /** Calls to services the plugin registered. */
   readonly serviceCalls: number;
-  /** Event handler durations over the recent window, in ms. */
+  /**
+   * Event handler durations over the recent window (512 samples), in ms. Every one of a plugin's
+   * first 64 deliveries is timed, then one in 8 (a clock read costs about as much as a small handler).
+   */
   readonly handlerMs: { readonly p50: number; readonly p99: number; readonly samples: number };
   /** Events waiting in the plugin's queue. */
   readonly queueDepth: number;
