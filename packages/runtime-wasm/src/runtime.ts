@@ -9,19 +9,34 @@ import {
   type PluginRuntime,
   type RuntimeLoadOptions,
 } from '@homecore/core-traits';
-import { runLoadGate } from './gate.js';
+import { MeteredDiskCache } from './disk-cache.js';
+import { runLoadGate, type GatedModule } from './gate.js';
 import { WasmPluginInstance } from './instance.js';
-import { MeteredModuleCache, meterModule } from './metering.js';
+import { METERING_FORMAT_VERSION, MeteredModuleCache, binaryenVersion, hasMeteredShape, loadBinaryen, meterModule } from './metering.js';
 import { pluginLimits, resolveHostOptions, type WasmHostLimits, type WasmRuntimeOptions } from './options.js';
+import { sha256Hex } from './signing.js';
+
+// Metered modules up to this size compile synchronously: V8's async compile queues behind its
+// background threads, which after a binaryen run are busy for a few hundred ms, while a
+// synchronous (Liftoff) compile of a module this small takes about a millisecond.
+const SYNC_COMPILE_MAX_BYTES = 1024 * 1024;
 
 /** Figures about the runtime as a whole. */
 export interface WasmRuntimeStats {
-  /** Loads that reused a metered, compiled module. */
+  /** Loads that reused a compiled module from memory. */
   readonly cacheHits: number;
-  /** Loads that metered and compiled. */
+  /** Loads that found no compiled module in memory (then served from `cacheDir` or metered). */
   readonly cacheMisses: number;
-  /** Modules in the cache. */
+  /** Modules in the in-memory cache. */
   readonly cachedModules: number;
+  /** In-memory misses served from `cacheDir` without binaryen. */
+  readonly diskHits: number;
+  /** In-memory misses that found no usable entry in `cacheDir` (0 without a `cacheDir`). */
+  readonly diskMisses: number;
+  /** Entries in `cacheDir` that failed verification and were deleted (each is also a disk miss). */
+  readonly diskRejected: number;
+  /** Times this runtime ran the binaryen metering rewrite. */
+  readonly meteringRuns: number;
 }
 
 /**
@@ -36,6 +51,8 @@ export class WasmRuntime implements PluginRuntime {
   private readonly clampUnboundedMemory: boolean;
   private readonly warn: (message: string) => void;
   private readonly cache = new MeteredModuleCache();
+  private readonly disk: MeteredDiskCache | undefined;
+  private meteringRuns = 0;
 
   /** Checks the options; throws `HC_ERR_CONFIG_INVALID` naming a bad one. */
   constructor(options: WasmRuntimeOptions) {
@@ -44,6 +61,16 @@ export class WasmRuntime implements PluginRuntime {
     this.hostLimits = resolved.limits;
     this.clampUnboundedMemory = resolved.clampUnboundedMemory;
     this.warn = options.warn ?? ((message) => console.warn(message));
+    this.disk = resolved.cacheDir === undefined ? undefined : new MeteredDiskCache(resolved.cacheDir, this.warn);
+    if (resolved.preloadMetering) void this.prepareMetering().catch(() => undefined);
+  }
+
+  /**
+   * Imports binaryen (the metering rewriter) now rather than on the first load that needs it;
+   * resolves once it is ready. Loads served from a cache never need it.
+   */
+  async prepareMetering(): Promise<void> {
+    await loadBinaryen();
   }
 
   /** The host caps in force. */
@@ -53,7 +80,15 @@ export class WasmRuntime implements PluginRuntime {
 
   /** Cache figures. */
   stats(): WasmRuntimeStats {
-    return { cacheHits: this.cache.hits, cacheMisses: this.cache.misses, cachedModules: this.cache.size };
+    return {
+      cacheHits: this.cache.hits,
+      cacheMisses: this.cache.misses,
+      cachedModules: this.cache.size,
+      diskHits: this.disk?.hits ?? 0,
+      diskMisses: this.disk?.misses ?? 0,
+      diskRejected: this.disk?.rejected ?? 0,
+      meteringRuns: this.meteringRuns,
+    };
   }
 
   /**
@@ -74,19 +109,34 @@ export class WasmRuntime implements PluginRuntime {
       warn: options.warn ?? this.warn,
     });
     const key = `${gated.hashHex}:${gated.maxPages}:${limits.startFuel}`;
-    const { module, hit } = await this.cache.get(key, async () => {
-      const metered = await meterModule(gated.bytes, limits.startFuel, plugin);
-      try {
-        return await WebAssembly.compile(metered);
-      } catch (err) {
-        throw new HomecoreError(ErrorCode.WASM_INVALID, `metered module failed to compile (${(err as Error).message}); please report this with the module`, {
-          plugin,
-          hook: 'load',
-          cause: err,
-        });
-      }
-    });
+    const { module, hit } = await this.cache.get(key, () => this.meteredModule(gated, limits.startFuel, plugin));
     return new WasmPluginInstance({ module, manifest, limits, exportNames: gated.exportNames, maxPages: gated.maxPages, cacheHit: hit });
+  }
+
+  /** The compiled metered module of gated bytes: from `cacheDir` when it holds a valid entry, else metered with binaryen. */
+  private async meteredModule(gated: GatedModule, startFuel: number, plugin: string): Promise<WebAssembly.Module> {
+    const diskKey =
+      this.disk === undefined
+        ? undefined
+        : MeteredDiskCache.key(gated.clamped ? sha256Hex(gated.bytes) : gated.hashHex, startFuel, METERING_FORMAT_VERSION, binaryenVersion());
+    if (this.disk !== undefined && diskKey !== undefined) {
+      const found = await this.disk.read(diskKey, async (bytes) => (hasMeteredShape(bytes, gated.bytes) ? await compileModule(bytes) : undefined));
+      if (found.kind === 'hit') return found.value;
+    }
+    const metered = await meterModule(gated.bytes, startFuel, plugin);
+    this.meteringRuns++;
+    let module: WebAssembly.Module;
+    try {
+      module = await compileModule(metered);
+    } catch (err) {
+      throw new HomecoreError(ErrorCode.WASM_INVALID, `metered module failed to compile (${(err as Error).message}); please report this with the module`, {
+        plugin,
+        hook: 'load',
+        cause: err,
+      });
+    }
+    if (this.disk !== undefined && diskKey !== undefined) await this.disk.write(diskKey, metered);
+    return module;
   }
 
   private async readCode(code: PluginCode, plugin: string, baseDir: string | undefined): Promise<Uint8Array> {
@@ -126,4 +176,8 @@ export class WasmRuntime implements PluginRuntime {
       );
     }
   }
+}
+
+async function compileModule(bytes: Uint8Array): Promise<WebAssembly.Module> {
+  return bytes.length <= SYNC_COMPILE_MAX_BYTES ? new WebAssembly.Module(bytes) : await WebAssembly.compile(bytes);
 }
