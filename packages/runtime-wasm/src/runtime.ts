@@ -135,7 +135,7 @@ export class WasmRuntime implements PluginRuntime {
         cause: err,
       });
     }
-    if (this.disk !== undefined && diskKey !== undefined) await this.disk.write(diskKey, metered);
+    if (this.disk !== undefined && diskKey !== undefined) this.disk.write(diskKey, metered);
     return module;
   }
 
