@@ -33,8 +33,10 @@ export class MeteredDiskCache {
   private ready: boolean | undefined;
   private warned = false;
 
+  /** `maxEntryBytes` bounds what a lookup reads: a larger file is refused unread. */
   constructor(
     private readonly dir: string,
+    private readonly maxEntryBytes: number,
     private readonly warn: (message: string) => void,
   ) {}
 
@@ -53,7 +55,8 @@ export class MeteredDiskCache {
     if (!this.usable()) return { kind: 'miss' };
     let file: Uint8Array;
     try {
-      file = new Uint8Array(readFileSync(this.path(key)));
+      const size = statSync(this.path(key)).size;
+      file = size > this.maxEntryBytes ? new Uint8Array(0) : new Uint8Array(readFileSync(this.path(key)));
     } catch {
       this.misses++;
       return { kind: 'miss' };

@@ -61,7 +61,9 @@ export class WasmRuntime implements PluginRuntime {
     this.hostLimits = resolved.limits;
     this.clampUnboundedMemory = resolved.clampUnboundedMemory;
     this.warn = options.warn ?? ((message) => console.warn(message));
-    this.disk = resolved.cacheDir === undefined ? undefined : new MeteredDiskCache(resolved.cacheDir, this.warn);
+    // Metering grows a module by about a quarter; four times the largest accepted module is ample.
+    const maxEntryBytes = 4 * this.hostLimits.maxModuleBytes + 1024 * 1024;
+    this.disk = resolved.cacheDir === undefined ? undefined : new MeteredDiskCache(resolved.cacheDir, maxEntryBytes, this.warn);
     if (resolved.preloadMetering) void this.prepareMetering().catch(() => undefined);
   }
 

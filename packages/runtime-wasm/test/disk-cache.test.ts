@@ -114,6 +114,17 @@ describe('metered-module disk cache', () => {
     }
   });
 
+  test('an oversized entry is refused without being read into memory', async () => {
+    const bytes = probe('(i32.const 4)');
+    const limits = { maxModuleBytes: bytes.length };
+    await devRuntime({ cacheDir: dir, limits }).runtime.load(bytes, manifest());
+    const path = await onlyEntry();
+    await writeFile(path, new Uint8Array(4 * bytes.length + 2 * 1024 * 1024));
+    const runtime = devRuntime({ cacheDir: dir, limits }).runtime;
+    expect(await run(runtime, bytes)).toBe(4);
+    expect(runtime.stats()).toMatchObject({ diskHits: 0, diskRejected: 1, meteringRuns: 1 });
+  });
+
   test('a well-framed entry holding unmetered code is refused: fuel still runs out', async () => {
     const spin = wat(guest({ body: SPIN }));
     const limited = manifest({ limits: { fuel_per_call: 20_000 } });
