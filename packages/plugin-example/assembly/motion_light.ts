@@ -62,7 +62,8 @@ onSetup((entry: ConfigEntry): i32 => apply(entry));
 onConfigUpdate((entry: ConfigEntry): i32 => apply(entry));
 
 onStateChanged((event: StateChangedEvent): i32 => {
-  if (event.entity_id != motion) return Status.OK;
+  // The event is read lazily from the payload: the id is compared in place, only the state decoded.
+  if (!event.entityIs(motion)) return Status.OK;
   const next = event.new_state;
   motionOn = next !== null && next.state == 'on';
   if (!motionOn) return Status.OK;

@@ -44,7 +44,8 @@ onSetup((entry: ConfigEntry): i32 => {
 });
 
 onStateChanged((event: StateChangedEvent): i32 => {
-  if (event.entity_id != sensor) return Status.OK;
+  // The event is read lazily from the payload: only these fields are decoded.
+  if (!event.entityIs(sensor)) return Status.OK;
   const next = event.new_state;
   if (next === null) return Status.OK;
   const temperature = parseNumericState(next.state);

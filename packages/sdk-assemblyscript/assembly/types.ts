@@ -1,7 +1,7 @@
 // Home Assistant's JSON shapes as AssemblyScript classes. Field names are HA's, so code reads like
 // the JSON it came from. Each `fromJson` (from a tree) and `fromView` (lazy, from the payload's
 // bytes) returns null when a required field is missing or mistyped.
-import { JsonObject, JsonValue } from './json';
+import { JsonKind, JsonObject, JsonValue } from './json';
 import { JsonView } from './view';
 
 function smallInt(obj: JsonObject, key: string, fallback: i32): i32 {
@@ -75,13 +75,13 @@ function treeMember(object: JsonObject, key: string): JsonView | null {
 }
 
 /**
- * HA's State object. From a hook, `entity_id` and `state` are decoded up front and every other
- * field on first access; `attribute(key)` reads one attribute without building `attributes`.
+ * HA's State object. From a hook, `state` is decoded up front and every other field on first
+ * access; `attribute(key)` reads one attribute without building `attributes`.
  */
 export class State {
   private view: JsonView | null = null;
-  private _entity_id: string = '';
-  private _state: string = '';
+  private _entity_id: string | null = null;
+  private _state: string | null = null;
   private _attributes: JsonObject | null = null;
   private _last_changed: string | null = null;
   private _last_reported: string | null = null;
@@ -90,14 +90,24 @@ export class State {
 
   /** The entity id, e.g. `sensor.kitchen`. */
   get entity_id(): string {
-    return this._entity_id;
+    let s = this._entity_id;
+    if (s === null) {
+      s = viewString(this.view, 'entity_id', '');
+      this._entity_id = s;
+    }
+    return s;
   }
   set entity_id(value: string) {
     this._entity_id = value;
   }
   /** The state string, e.g. `26.5` or `on`. */
   get state(): string {
-    return this._state;
+    let s = this._state;
+    if (s === null) {
+      s = viewString(this.view, 'state', '');
+      this._state = s;
+    }
+    return s;
   }
   set state(value: string) {
     this._state = value;
@@ -193,19 +203,18 @@ export class State {
     return s;
   }
 
-  /** Reads a State lazily from a view (which must stay unchanged); null when `entity_id` or `state` is missing. */
+  /** Reads a State lazily from a view (which must stay unchanged); null when `entity_id` or `state` is not a string. */
   static fromView(view: JsonView | null): State | null {
-    if (view === null) return null;
-    const entityId = view.getString('entity_id');
-    if (entityId === null) return null;
+    if (view === null || view.kindOf('entity_id') != JsonKind.String) return null;
+    // Nearly every handler reads the state, and the null check has to find it anyway.
     const state = view.getString('state');
     if (state === null) return null;
     const s = new State();
     s.view = view;
-    s._entity_id = entityId;
     s._state = state;
     return s;
   }
+
 }
 
 /**
@@ -315,14 +324,14 @@ export class Event {
 }
 
 /**
- * A `state_changed` event, with its data fields lifted to the top. From a hook, `entity_id` is
- * decoded up front and `old_state` / `new_state` (and their fields) on first access, so a handler
- * pays only for what it reads.
+ * A `state_changed` event, with its data fields lifted to the top. From a hook, every field (and
+ * every field of `old_state` / `new_state`) is decoded on first access, so a handler pays only for
+ * what it reads; `entityIs(id)` compares the entity id in place.
  */
 export class StateChangedEvent {
   private view: JsonView | null = null;
   private dataView: JsonView | null = null;
-  private _entity_id: string = '';
+  private _entity_id: string | null = null;
   private _old_state: State | null = null;
   private oldRead: bool = true;
   private _new_state: State | null = null;
@@ -332,7 +341,18 @@ export class StateChangedEvent {
 
   /** The entity whose state changed. */
   get entity_id(): string {
-    return this._entity_id;
+    let s = this._entity_id;
+    if (s === null) {
+      s = viewString(this.dataView, 'entity_id', '');
+      this._entity_id = s;
+    }
+    return s;
+  }
+  /** True when the event is about `entityId`; compares in place without decoding the id. */
+  entityIs(entityId: string): bool {
+    const data = this.dataView;
+    if (this._entity_id !== null || data === null) return this.entity_id == entityId;
+    return data.stringEqualsAt('entity_id', entityId);
   }
   set entity_id(value: string) {
     this._entity_id = value;
@@ -405,16 +425,12 @@ export class StateChangedEvent {
 
   /** Reads a `state_changed` event lazily from a view (which must stay unchanged); null when it has no `event_type` or `data.entity_id`. */
   static fromView(view: JsonView): StateChangedEvent | null {
-    const type = view.get('event_type');
-    if (type === null || !type.isString()) return null;
+    if (view.kindOf('event_type') != JsonKind.String) return null;
     const data = view.get('data');
-    if (data === null) return null;
-    const entityId = data.getString('entity_id');
-    if (entityId === null) return null;
+    if (data === null || data.kindOf('entity_id') != JsonKind.String) return null;
     const e = new StateChangedEvent();
     e.view = view;
     e.dataView = data;
-    e._entity_id = entityId;
     e.oldRead = false;
     e.newRead = false;
     return e;

@@ -52,7 +52,13 @@ const HIGHS: u64 = 0x8080808080808080;
   return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w)) & HIGHS;
 }
 
-function skipWhitespace(base: usize, pos: i32, limit: i32): i32 {
+@inline function skipWhitespace(base: usize, pos: i32, limit: i32): i32 {
+  // Compact JSON (what hosts send) has none: one test and out.
+  if (pos < limit && byteAt(base, pos) > 0x20) return pos;
+  return skipWhitespaceSlow(base, pos, limit);
+}
+
+function skipWhitespaceSlow(base: usize, pos: i32, limit: i32): i32 {
   while (pos < limit) {
     const c = byteAt(base, pos);
     if (c > 0x20 || (c != 0x20 && c != 0x0a && c != 0x0d && c != 0x09)) break;
@@ -244,6 +250,7 @@ function contentEquals(base: usize, from: i32, to: i32, text: string): bool {
   const n = text.length;
   const raw = to - from;
   if (raw < n) return false; // decoding never makes a string longer than its bytes
+  const units = changetype<usize>(text);
   let plain = true;
   for (let k = 0; k < raw; k++) {
     const b = byteAt(base, from + k);
@@ -251,11 +258,39 @@ function contentEquals(base: usize, from: i32, to: i32, text: string): bool {
       plain = false;
       break;
     }
-    if (k >= n || b != <i32>text.charCodeAt(k)) return false;
+    if (k >= n || b != <i32>load<u16>(units + (<usize>k << 1))) return false;
   }
   if (plain) return raw == n;
   const decoded = decodeString(base, from - 1, to + 1);
   return decoded !== null && decoded == text;
+}
+
+/** The kind of the value starting at `pos` (which is in bounds), from its first byte. */
+function kindAt(base: usize, pos: i32): i32 {
+  const c = byteAt(base, pos);
+  if (c == LBRACE) return JsonKind.Object;
+  if (c == LBRACKET) return JsonKind.Array;
+  if (c == QUOTE) return JsonKind.String;
+  if (c == MINUS || isDigit(c)) return JsonKind.Number;
+  if (c == 0x74 || c == 0x66) return JsonKind.Bool;
+  if (c == 0x6e) return JsonKind.Null;
+  return JSON_INVALID;
+}
+
+/** True when the value at `pos` is a well-formed string equal to `text`. */
+function stringAtEquals(base: usize, pos: i32, limit: i32, text: string): bool {
+  if (pos >= limit || byteAt(base, pos) != QUOTE) return false;
+  const end = skipString(base, pos, limit);
+  return end >= 0 && contentEquals(base, pos + 1, end - 1, text);
+}
+
+/** The boolean at `pos`, or `fallback` when it is not `true` or `false`. */
+function decodeBool(base: usize, pos: i32, limit: i32, fallback: bool): bool {
+  if (pos + 4 > limit) return fallback;
+  const w = load<u32>(base + <usize>pos);
+  if (w == WORD_TRUE) return true;
+  if (w == WORD_FALS && pos + 5 <= limit && byteAt(base, pos + 4) == LOWER_E) return false;
+  return fallback;
 }
 
 // Exact powers of ten for the fast number path (each is exactly representable as an f64).
@@ -346,16 +381,7 @@ export class JsonView {
 
   /** The value's kind from its first byte (a `JsonKind`), or `JSON_INVALID`. Decoding can still find it malformed. */
   get kind(): i32 {
-    const i = this.start;
-    if (i >= this.limit) return JSON_INVALID;
-    const c = byteAt(this.base, i);
-    if (c == LBRACE) return JsonKind.Object;
-    if (c == LBRACKET) return JsonKind.Array;
-    if (c == QUOTE) return JsonKind.String;
-    if (c == MINUS || isDigit(c)) return JsonKind.Number;
-    if (c == 0x74 || c == 0x66) return JsonKind.Bool;
-    if (c == 0x6e) return JsonKind.Null;
-    return JSON_INVALID;
+    return this.start < this.limit ? kindAt(this.base, this.start) : JSON_INVALID;
   }
 
   /** True when this is an object (by its first byte). */
@@ -375,56 +401,74 @@ export class JsonView {
     return this.start + 4 <= this.limit && load<u32>(this.base + <usize>this.start) == WORD_NULL;
   }
 
-  /** The value of `key` when this is an object; null when absent, not an object, or malformed before it. */
-  get(key: string): JsonView | null {
+  /** Where the value of `key` starts, or -1 (absent, not an object, or malformed before it). Allocates nothing. */
+  private find(key: string): i32 {
     const base = this.base;
     const limit = this.limit;
     const depth = this.depth + 1; // the depth of this object's members
     let i = this.start;
-    if (i >= limit || byteAt(base, i) != LBRACE || depth > JSON_MAX_DEPTH) return null;
+    if (i >= limit || byteAt(base, i) != LBRACE || depth > JSON_MAX_DEPTH) return -1;
     i = skipWhitespace(base, i + 1, limit);
-    if (i < limit && byteAt(base, i) == RBRACE) return null;
+    if (i < limit && byteAt(base, i) == RBRACE) return -1;
     while (true) {
-      if (i >= limit || byteAt(base, i) != QUOTE) return null;
+      if (i >= limit || byteAt(base, i) != QUOTE) return -1;
       const keyStart = i + 1;
       i = skipString(base, i, limit);
-      if (i < 0) return null;
+      if (i < 0) return -1;
       const matched = contentEquals(base, keyStart, i - 1, key);
       i = skipWhitespace(base, i, limit);
-      if (i >= limit || byteAt(base, i) != COLON) return null;
+      if (i >= limit || byteAt(base, i) != COLON) return -1;
       i = skipWhitespace(base, i + 1, limit);
-      if (matched) return i < limit ? new JsonView(this.owner, base, i, limit, depth) : null;
+      if (matched) return i < limit ? i : -1;
       i = skipValue(base, i, limit, depth);
-      if (i < 0) return null;
+      if (i < 0) return -1;
       i = skipWhitespace(base, i, limit);
-      if (i >= limit) return null;
-      const c = byteAt(base, i);
-      if (c != COMMA) return null; // '}' (not found) or malformed
+      if (i >= limit || byteAt(base, i) != COMMA) return -1; // '}' (not found) or malformed
       i = skipWhitespace(base, i + 1, limit);
     }
   }
 
+  /** The value of `key` when this is an object; null when absent, not an object, or malformed before it. */
+  get(key: string): JsonView | null {
+    const at = this.find(key);
+    return at < 0 ? null : new JsonView(this.owner, this.base, at, this.limit, this.depth + 1);
+  }
+
   /** True when this is an object with `key`. */
   has(key: string): bool {
-    return this.get(key) !== null;
+    return this.find(key) >= 0;
+  }
+
+  /** The kind of the value under `key` (a `JsonKind`, by its first byte), or `JSON_INVALID` when absent. Allocates nothing. */
+  kindOf(key: string): i32 {
+    const at = this.find(key);
+    return at < 0 ? JSON_INVALID : kindAt(this.base, at);
   }
 
   /** The string under `key`, or null when absent, not a string, or malformed. */
   getString(key: string): string | null {
-    const v = this.get(key);
-    return v === null ? null : v.asString();
+    const at = this.find(key);
+    return at < 0 || byteAt(this.base, at) != QUOTE ? null : decodeString(this.base, at, this.limit);
+  }
+
+  /** True when `key` holds a string equal to `text`; compares in place, allocating nothing for ASCII. */
+  stringEqualsAt(key: string, text: string): bool {
+    const at = this.find(key);
+    return at >= 0 && stringAtEquals(this.base, at, this.limit, text);
   }
 
   /** The number under `key`, or `fallback` when absent, not a number, or malformed. */
   getNumber(key: string, fallback: f64 = NaN): f64 {
-    const v = this.get(key);
-    return v === null ? fallback : v.asNumber(fallback);
+    const at = this.find(key);
+    if (at < 0) return fallback;
+    const n = decodeNumber(this.base, at, this.limit);
+    return isNaN(n) ? fallback : n;
   }
 
   /** The boolean under `key`, or `fallback` when absent or not a boolean. */
   getBool(key: string, fallback: bool = false): bool {
-    const v = this.get(key);
-    return v === null ? fallback : v.asBool(fallback);
+    const at = this.find(key);
+    return at < 0 ? fallback : decodeBool(this.base, at, this.limit, fallback);
   }
 
   /** The item at `index` when this is an array; null when out of range, not an array, or malformed before it. */
@@ -436,13 +480,15 @@ export class JsonView {
     if (index < 0 || i >= limit || byteAt(base, i) != LBRACKET || depth > JSON_MAX_DEPTH) return null;
     i = skipWhitespace(base, i + 1, limit);
     if (i < limit && byteAt(base, i) == RBRACKET) return null;
-    for (let n = 0; ; n++) {
+    let n = 0;
+    while (true) {
       if (n == index) return i < limit ? new JsonView(this.owner, base, i, limit, depth) : null;
       i = skipValue(base, i, limit, depth);
       if (i < 0) return null;
       i = skipWhitespace(base, i, limit);
       if (i >= limit || byteAt(base, i) != COMMA) return null;
       i = skipWhitespace(base, i + 1, limit);
+      n++;
     }
   }
 
@@ -514,27 +560,18 @@ export class JsonView {
 
   /** True when this is a string equal to `text`; compares in place without allocating for plain ASCII. */
   stringEquals(text: string): bool {
-    const i = this.start;
-    if (i >= this.limit || byteAt(this.base, i) != QUOTE) return false;
-    const end = skipString(this.base, i, this.limit);
-    return end >= 0 && contentEquals(this.base, i + 1, end - 1, text);
+    return stringAtEquals(this.base, this.start, this.limit, text);
   }
 
   /** The number, or `fallback` when this is not a well-formed number. */
   asNumber(fallback: f64 = NaN): f64 {
-    if (this.kind != JsonKind.Number) return fallback;
     const n = decodeNumber(this.base, this.start, this.limit);
     return isNaN(n) ? fallback : n;
   }
 
   /** The boolean, or `fallback` when this is not `true` or `false`. */
   asBool(fallback: bool = false): bool {
-    const i = this.start;
-    if (i + 4 > this.limit) return fallback;
-    const w = load<u32>(this.base + <usize>i);
-    if (w == WORD_TRUE) return true;
-    if (w == WORD_FALS && i + 5 <= this.limit && byteAt(this.base, i + 4) == LOWER_E) return false;
-    return fallback;
+    return decodeBool(this.base, this.start, this.limit, fallback);
   }
 
   /** True when this whole value is well-formed JSON (scans it all, allocates nothing). */

@@ -90,6 +90,11 @@ interface ProbeExports {
   probe_build(): void;
   probe_seen(): void;
   probe_config_title(): void;
+  probe_view_path(docPtr: number, docLen: number, pathPtr: number, pathLen: number): void;
+  probe_tree_path(docPtr: number, docLen: number, pathPtr: number, pathLen: number): void;
+  probe_view_accessors(ptr: number, len: number): void;
+  probe_view_validate(ptr: number, len: number): number;
+  probe_kept(): void;
 }
 
 let compiled: CompiledPlugin;
@@ -248,6 +253,150 @@ describe('JSON reader', () => {
   });
 });
 
+describe('lazy JSON reader (JsonView)', () => {
+  type Step = string | number;
+
+  /** What JsonView and the tree parser find at `path` in `doc` (each `absent`, `malformed` or the value as JSON). */
+  function lookup(exports: ProbeExports, doc: string, path: Step[]): { view: string; tree: string } {
+    const pathText = JSON.stringify(path);
+    const run = (fn: 'probe_view_path' | 'probe_tree_path') =>
+      withPayload(exports, doc, (dp, dn) => withPayload(exports, pathText, (pp, pn) => (exports[fn](dp, dn, pp, pn), result(exports))));
+    return { view: run('probe_view_path'), tree: run('probe_tree_path') };
+  }
+
+  const docs = [
+    // a decoy "entity_id" inside a string value, and one in a nested object before the real key
+    String.raw`{"note":"\"entity_id\":\"sensor.fake\"","inner":{"entity_id":"sensor.nested"},"entity_id":"sensor.real"}`,
+    // an escaped key, whitespace everywhere
+    ' \n{ \t"entity\\u005fid" \r\n:  "sensor.escaped" ,\n "x" : [ 1 , { "entity_id" : 2 } ] }\n',
+    // unicode keys and values: raw UTF-8, \u escapes, a surrogate pair; every simple escape
+    String.raw`{"température":"21 °C","\u00e9t\u00e9":"\ud83d\ude00 ok","emoji😀":"😀","esc":"a\"b\\c\/d\b\f\n\r\t"}`,
+    // every kind, nested arrays, numbers in every form
+    '{"a":[true,false,null,-0,0.5,1e3,-2.5E-3,1234567890123456,[[]],{}],"b":{"c":{"d":[{"e":"deep"}]}},"n":-1.25e+2}',
+  ];
+
+  it.each([
+    [0, ['entity_id'], '"sensor.real"'],
+    [0, ['inner', 'entity_id'], '"sensor.nested"'],
+    [0, ['note'], String.raw`"\"entity_id\":\"sensor.fake\""`],
+    [1, ['entity_id'], '"sensor.escaped"'],
+    [1, ['x', 1, 'entity_id'], '2'],
+    [1, ['x', 0], '1'],
+    [1, ['x', 2], 'absent'],
+    [2, ['température'], '"21 °C"'],
+    [2, ['été'], '"😀 ok"'],
+    [2, ['emoji😀'], '"😀"'],
+    [2, ['esc'], String.raw`"a\"b\\c/d\b\f\n\r\t"`],
+    [2, ['missing'], 'absent'],
+    [3, ['a'], '[true,false,null,0,0.5,1000,-0.0025,1234567890123456,[[]],{}]'],
+    [3, ['a', 3], '0'],
+    [3, ['a', 6], '-0.0025'],
+    [3, ['a', 7], '1234567890123456'],
+    [3, ['b', 'c', 'd', 0, 'e'], '"deep"'],
+    [3, ['n'], '-125'],
+    [3, ['a', 'x'], 'absent'],
+    [3, ['b', 0], 'absent'],
+  ] as [number, Step[], string][])('doc %i at %j gives %s, as the tree parser does', async (doc, path, expected) => {
+    const { exports } = await instantiate();
+    expect(lookup(exports, docs[doc]!, path)).toEqual({ view: expected, tree: expected });
+  });
+
+  it('agrees with the tree parser and JSON.parse on every path of a pretty-printed state_changed event', async () => {
+    const { exports } = await instantiate();
+    const state = (value: string) => ({
+      entity_id: 'sensor.kitchen',
+      state: value,
+      attributes: { unit_of_measurement: '°C', friendly_name: 'Kitchen "main" \\ temp', list: [1, 2.5, { entity_id: 'decoy' }] },
+      last_changed: '2025-01-01T00:00:00.000000+00:00',
+      context: { id: 'ctx', parent_id: null, user_id: null },
+    });
+    const event = { event_type: 'state_changed', data: { entity_id: 'sensor.kitchen', old_state: state('21.5'), new_state: state('22') }, context: { id: 'c' } };
+    const paths: Step[][] = [];
+    const walk = (value: unknown, path: Step[]) => {
+      paths.push(path);
+      if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i]));
+      else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+    };
+    walk(event, []);
+    expect(paths.length).toBeGreaterThan(30);
+    const doc = JSON.stringify(event, null, 2);
+    for (const path of paths) {
+      const expected = JSON.stringify(path.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], event));
+      expect(lookup(exports, doc, path), JSON.stringify(path)).toEqual({ view: expected, tree: expected });
+    }
+  });
+
+  it('typed lookups, lengths, keys and in-place comparisons', async () => {
+    const { exports } = await instantiate();
+    const text = String.raw`{"s":"x\"y","n":-0.5e10,"b":true,"o":{"k":7},"a":[1,2,3],"z":null}`;
+    withPayload(exports, text, (p, n) => exports.probe_view_accessors(p, n));
+    expect(result(exports)).toBe(
+      's=x"y n=-5000000000.0 missing=42.0 wrongType=null b=true o.k=7.0 a.length=3 z=null size=6 keys=s,n,b,o,a,z ' +
+        String.raw`kindOf(o)=5 kindOf(nope)=-1 s==x"y:yes s==xy:no s.raw="x\"y" s.isString=yes s.equals=yes a.isArray=yes a[2]=3.0 a[3]=absent ` +
+        'valid=yes empty.kind=-1',
+    );
+  });
+
+  it('never reads past the end: every prefix of a document gives the right answer, absent or malformed', async () => {
+    const { exports } = await instantiate();
+    const doc = String.raw`{"a":"x\u00e9\"y","b":[1,{"c":true}],"d":{"e":-1.5e3},"f":null,"g":"end"}`;
+    const paths: Step[][] = [['a'], ['b', 1, 'c'], ['d', 'e'], ['f'], ['g']];
+    const full = paths.map((path) => lookup(exports, doc, path).view);
+    expect(full).toEqual([String.raw`"xé\"y"`, 'true', '-1500', 'null', '"end"']);
+    for (let cut = 0; cut < doc.length; cut++) {
+      const prefix = doc.slice(0, cut);
+      paths.forEach((path, i) => {
+        const found = lookup(exports, prefix, path).view;
+        // A number cut short can still read as a shorter number (`-1.5e3` -> `-1.5`); nothing else may differ.
+        const shorterNumber = path[0] === 'd' && '-1.5e3'.startsWith(found);
+        expect(found === full[i] || found === 'absent' || found === 'malformed' || shorterNumber, `${prefix} ${JSON.stringify(path)} -> ${found}`).toBe(true);
+      });
+      expect(withPayload(exports, prefix, (p, n) => exports.probe_view_validate(p, n)), prefix).toBe(0);
+    }
+    expect(withPayload(exports, doc, (p, n) => exports.probe_view_validate(p, n))).toBe(1);
+  });
+
+  it.each([
+    ['{"a":1,"b":}', ['b'], 'malformed'],
+    ['{"a":[1,,2],"b":2}', ['b'], 'absent'],
+    [String.raw`{"a":"bad \x escape","b":2}`, ['b'], 'absent'],
+    ['{"a":"raw\ncontrol","b":2}', ['b'], 'absent'],
+    ['{"a":01,"b":2}', ['b'], 'absent'],
+    ['{"a":tru,"b":2}', ['b'], 'absent'],
+    ["{'a':1}", ['a'], 'absent'],
+    ['[1,2', [1], '2'],
+    [String.raw`{"a":"\u12G4"}`, ['a'], 'malformed'],
+    ['{"a":1.}', ['a'], 'malformed'],
+    ['{"a":nul}', ['a'], 'malformed'],
+    ['', ['a'], 'absent'],
+  ] as [string, Step[], string][])('malformed %j at %j gives %s without aborting', async (doc, path, expected) => {
+    const { exports } = await instantiate();
+    expect(lookup(exports, doc, path).view).toBe(expected);
+    expect(withPayload(exports, doc, (p, n) => exports.probe_view_validate(p, n))).toBe(0);
+  });
+
+  it('finds no key in a value that is not an object, and no index in one that is not an array', async () => {
+    const { exports } = await instantiate();
+    expect(lookup(exports, '"not an object"', ['a'])).toEqual({ view: 'absent', tree: 'absent' });
+    expect(lookup(exports, '{"0":1}', [0])).toEqual({ view: 'absent', tree: 'absent' });
+    expect(lookup(exports, '[1]', ['0'])).toEqual({ view: 'absent', tree: 'absent' });
+  });
+
+  it('keeps the first of duplicate keys (the tree parser keeps the last)', async () => {
+    const { exports } = await instantiate();
+    expect(lookup(exports, '{"dup":1,"x":2,"dup":3}', ['dup'])).toEqual({ view: '1', tree: '3' });
+  });
+
+  it('limits nesting like the tree parser', async () => {
+    const { exports } = await instantiate();
+    const nested = (depth: number) => '{"k":'.repeat(depth) + '"v"' + '}'.repeat(depth);
+    expect(lookup(exports, nested(256), Array<Step>(256).fill('k'))).toEqual({ view: '"v"', tree: '"v"' });
+    expect(lookup(exports, nested(257), Array<Step>(257).fill('k'))).toEqual({ view: 'absent', tree: 'absent' });
+    expect(withPayload(exports, '['.repeat(300) + ']'.repeat(300), (p, n) => exports.probe_view_validate(p, n))).toBe(0);
+    expect(withPayload(exports, '['.repeat(200) + ']'.repeat(200), (p, n) => exports.probe_view_validate(p, n))).toBe(1);
+  });
+});
+
 describe('JSON writer', () => {
   it('escapes quotes, backslashes and control characters and keeps unicode as UTF-8', async () => {
     const { exports } = await instantiate();
@@ -375,6 +524,39 @@ describe('ABI exports and host wrappers', () => {
       { name: 'event_fire', args: ['probe_fired', '{}'] },
       { name: 'log', args: [2, 'missing=-2'] },
     ]);
+  });
+
+  it('hc_on_state_changed reads the event lazily in place: whitespace, escaped keys and decoy keys', async () => {
+    const { exports } = await instantiate();
+    const tricky = String.raw`
+      { "event_type" : "state_changed",
+        "decoy" : { "data" : { "entity_id" : "sensor.wrong" } },
+        "data" : {
+          "note" : "\"entity_id\": \"sensor.in_a_string\"",
+          "old_state" : null ,
+          "entity\u005fid" : "sensor.k\u00fcche",
+          "new_state" : { "attributes" : { "state" : "nested" }, "state" : "26\u002e5", "entity_id" : "sensor.küche" }
+        },
+        "context" : { "parent_id" : null, "id" : "ctx-\ud83d\ude00" } }`;
+    expect(withPayload(exports, tricky, (p, n) => exports.hc_on_state_changed(p, n))).toBe(0);
+    exports.probe_seen();
+    expect(result(exports)).toBe('sensor.küche null->26.5 ctx=ctx-😀');
+  });
+
+  it('an event kept past its call stays readable after the host freed the payload', async () => {
+    const { exports } = await instantiate();
+    const event = {
+      event_type: 'state_changed',
+      data: { entity_id: 'sensor.kitchen', old_state: null, new_state: { ...state('sensor.kitchen', '21'), attributes: { unit: '°C', n: 1 } } },
+      time_fired: '2025-06-01T12:00:00.000000+00:00',
+      context: { id: 'ctx-kept' },
+    };
+    expect(withPayload(exports, JSON.stringify(event), (p, n) => exports.hc_on_state_changed(p, n))).toBe(0);
+    // Other payloads reuse the memory and the collector runs; the kept event must not change.
+    const other = JSON.stringify({ event_type: 'x', data: { blob: 'q'.repeat(3000) } });
+    for (let i = 0; i < 500; i++) withPayload(exports, other, (p, n) => exports.hc_on_event(p, n));
+    exports.probe_kept();
+    expect(result(exports)).toBe('2025-06-01T12:00:00.000000+00:00 2025-01-01T00:00:00.000000+00:00 unit=°C attrs={"unit":"°C","n":1}');
   });
 
   it('config() fetches the entry from the host once when no setup has run', async () => {
