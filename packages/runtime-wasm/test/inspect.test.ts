@@ -32,7 +32,7 @@ describe('inspectModule', () => {
     expect(untrusted.gate).toMatchObject({ passed: false, error: { code: 'HC_ERR_WASM_UNTRUSTED_KEY' } });
 
     const tampered = bytes.slice();
-    tampered[tampered.length - 1] ^= 1;
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1;
     const report = await inspectModule(tampered, { manifest: signed, trust: { mode: 'strict', trustedKeys: [keys.publisherKey] } });
     expect(report.signature.valid).toBe(false);
     expect(report.gate.error?.code).toBe('HC_ERR_WASM_HASH_MISMATCH');
