@@ -21,8 +21,11 @@ export interface House {
 export interface HouseOptions {
   trustedKeys: string[];
   allowUnsigned: boolean;
+  cacheDir: string | null;
   /** Freeze the clock at this instant (ms), for replays that must see identical times. */
   frozenAt?: number;
+  /** The clock to use (default: a new ScenarioClock). */
+  clock?: ScenarioClock;
   warn: (message: string) => void;
 }
 
@@ -53,10 +56,10 @@ export async function readScenario(path: string): Promise<{ name: string; steps:
 
 /** Builds a house: the native runtime always, the wasm runtime when it is installed. */
 export async function openHouse(options: HouseOptions): Promise<House> {
-  const clock = new ScenarioClock(options.frozenAt === undefined ? {} : { frozenAt: options.frozenAt });
+  const clock = options.clock ?? new ScenarioClock(options.frozenAt === undefined ? {} : { frozenAt: options.frozenAt });
   const core = new InMemoryCore({ clock });
   const runtimes: PluginRuntime[] = [new InProcessRuntime()];
-  const wasm = await createWasmRuntime(options.trustedKeys, options.allowUnsigned, options.warn);
+  const wasm = await createWasmRuntime(options);
   if (wasm !== undefined) runtimes.push(wasm);
   return { core, clock, registry: new PluginRegistry({ core, runtimes, clock }) };
 }

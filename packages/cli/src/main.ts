@@ -10,6 +10,7 @@ import { readTrustKeys } from './trust.js';
 import { USAGE, usageError } from './usage.js';
 import { formatValidation, validatePath } from './validate.js';
 import { inspectWasm } from './inspect.js';
+import { defaultCacheDir } from './wasm.js';
 import { generateKeys, signPlugin } from './sign.js';
 import { checkConformance, formatConformance } from './conformance.js';
 
@@ -28,17 +29,20 @@ const OPTIONS = {
   'allow-unsigned': { type: 'boolean' },
   manifest: { type: 'string' },
   key: { type: 'string' },
+  'cache-dir': { type: 'string' },
+  'no-cache': { type: 'boolean' },
+  strict: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
 
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
-  run: ['json', 'scenario', 'trust-key', 'allow-unsigned'],
-  validate: ['json'],
+  run: ['json', 'scenario', 'trust-key', 'allow-unsigned', 'cache-dir', 'no-cache'],
+  validate: ['json', 'strict'],
   list: ['json'],
   inspect: ['json', 'manifest', 'trust-key', 'allow-unsigned'],
   sign: ['json', 'manifest', 'key'],
-  conformance: ['json', 'scenario', 'trust-key', 'allow-unsigned'],
+  conformance: ['json', 'scenario', 'trust-key', 'allow-unsigned', 'cache-dir', 'no-cache'],
   keygen: ['json'],
 };
 
@@ -74,19 +78,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     const target = rest[0]!;
     const trustedKeys = readTrustKeys(values['trust-key'] ?? [], process.cwd());
+    if (values['cache-dir'] !== undefined && values['no-cache']) throw usageError('--cache-dir and --no-cache contradict each other; give one');
+    const cacheDir = values['no-cache'] ? null : resolve(values['cache-dir'] ?? defaultCacheDir());
 
     switch (command) {
       case 'run': {
-        const started = performance.now();
-        const elapsed = () => (performance.now() - started) / 1000;
-        const out = json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true);
-        return await runPlugins({ dir: resolve(target), ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true }, out);
+        const output = (elapsed: () => number) => (json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true));
+        return await runPlugins({ dir: resolve(target), output, ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true, cacheDir });
       }
       case 'validate': {
         const reports = await validatePath(target);
+        const strict = values.strict === true;
         if (json) for (const r of reports) io.stdout(`${JSON.stringify(r)}\n`);
-        else io.stdout(formatValidation(reports));
-        return reports.every((r) => r.ok) ? 0 : 1;
+        else io.stdout(formatValidation(reports, strict));
+        return reports.every((r) => r.ok && !(strict && r.warnings.length > 0)) ? 0 : 1;
       }
       case 'list':
         return await listPlugins(target, json, io);
@@ -117,7 +122,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       }
       case 'conformance': {
         if (values.scenario === undefined) throw usageError('"homecore conformance" needs --scenario <file.jsonl>');
-        const report = await checkConformance(resolve(target), resolve(rest[1]!), values.scenario, { trustedKeys, allowUnsigned: values['allow-unsigned'] === true });
+        const report = await checkConformance(resolve(target), resolve(rest[1]!), values.scenario, { trustedKeys, allowUnsigned: values['allow-unsigned'] === true, cacheDir });
         io.stdout(json ? `${JSON.stringify(report)}\n` : formatConformance(report));
         return report.conformant ? 0 : 1;
       }

@@ -27,6 +27,8 @@ export interface PluginSummaryLine {
   dropped: number;
   errors: number;
   denials: number;
+  /** Calls to services the plugin registered. */
+  servicesHandled: number;
   writes: number;
   serviceCalls: number;
   eventsFired: number;
@@ -84,7 +86,11 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
         case 'plugin_loaded': return line(who, green(`loaded (${a.runtime})`));
         case 'plugin_unloaded': return line(who, dim('unloaded'));
         case 'plugin_reloaded': return line(who, green('reloaded'));
-        case 'setup_failed': return line(who, red(`setup failed: ${a.error.message}${a.retryInMs === null ? '' : ` (retry in ${(a.retryInMs / 1000).toFixed(1)} s)`}`));
+        case 'setup_failed': {
+          line(who, red(`setup failed: ${a.error.message}${a.retryInMs === null ? '' : ` (retry in ${(a.retryInMs / 1000).toFixed(1)} s)`}`));
+          const hint = cliHint(a.error.code);
+          return hint === undefined ? undefined : line(' '.repeat(24), dim(hint));
+        }
         case 'entry_state':
           // The ordinary path (not_loaded -> setup_in_progress -> loaded -> ...) is implied by other lines.
           // A move to setup_error is reported by its setup_failed line.
@@ -123,13 +129,16 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
     },
     error(error, where) {
       write(`${red('error')} ${where ? `${where}: ` : ''}${error.message} ${dim(`[${error.code}]`)}\n`);
+      const hint = cliHint(error.code);
+      if (hint !== undefined) write(`      ${dim(hint)}\n`);
     },
     summary(s) {
       write(`\nSummary: ${s.steps} scenario steps, ${Object.values(s.events).reduce((a, b) => a + b, 0)} events, ${s.errors === 0 ? green('no errors') : red(`${s.errors} error(s)`)}\n`);
       const events = Object.entries(s.events).sort((a, b) => b[1] - a[1]);
       if (events.length > 0) write(`  events: ${events.map(([type, n]) => `${type} ${n}`).join(', ')}\n`);
-      const header = ['plugin', 'runtime', 'state', 'health', 'delivered', 'dropped', 'errors', 'denied', 'writes', 'calls', 'fired', 'p50 ms', 'p99 ms'];
-      const rows = s.plugins.map((p) => [p.plugin, p.runtime, p.state, p.health, p.delivered, p.dropped, p.errors, p.denials, p.writes, p.serviceCalls, p.eventsFired, p.handlerP50Ms.toFixed(3), p.handlerP99Ms.toFixed(3)].map(String));
+      const header = ['plugin', 'runtime', 'state', 'health', 'delivered', 'dropped', 'errors', 'denied', 'served', 'writes', 'calls', 'fired', 'p50 ms', 'p99 ms'];
+      // Health describes event handling, which only a loaded plugin does.
+      const rows = s.plugins.map((p) => [p.plugin, p.runtime, p.state, p.state === 'loaded' ? p.health : '-', p.delivered, p.dropped, p.errors, p.denials, p.servicesHandled, p.writes, p.serviceCalls, p.eventsFired, p.handlerP50Ms.toFixed(3), p.handlerP99Ms.toFixed(3)].map(String));
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
       const fmt = (cells: string[]) => `  ${cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`;
       write(dim(fmt(header)));
@@ -137,6 +146,19 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
       for (const p of s.plugins) if (p.reason) write(`  ${yellow(p.plugin)}: ${p.reason}\n`);
     },
   };
+}
+
+/** What a command-line user can do about an error, where the message speaks of the API. */
+export function cliHint(code: string): string | undefined {
+  switch (code) {
+    case 'HC_ERR_WASM_UNTRUSTED_KEY':
+    case 'HC_ERR_WASM_UNSIGNED':
+      return 'homecore: trust the publisher with --trust-key <publisher.pub>, or pass --allow-unsigned on a development machine';
+    case 'HC_ERR_RUNTIME_UNAVAILABLE':
+      return 'homecore: install @homecore/runtime-wasm next to @homecore/cli to run wasm plugins';
+    default:
+      return undefined;
+  }
 }
 
 /** One line describing a scenario step. */

@@ -1,24 +1,31 @@
 import type { BusEvent } from '@homecore/core-traits';
 import type { RegistryActivity } from '@homecore/registry';
 import { describeStep, type PluginSummaryLine, type RunOutput } from './output.js';
+import { ScenarioClock } from './clock.js';
 import { openHouse, readScenario, replay, requireDirectory } from './house.js';
 import type { ScenarioStep } from './scenario.js';
 
 /** Options of `homecore run`. */
 export interface RunOptions {
   dir: string;
+  /** Builds the output; `elapsed` is scenario time in seconds (real time plus skipped waits). */
+  output: (elapsed: () => number) => RunOutput;
   scenario?: string;
   trustedKeys: string[];
   allowUnsigned: boolean;
+  cacheDir: string | null;
 }
 
 /** `homecore run`: loads a plugin directory into the reference core and replays a scenario. Returns the exit code. */
-export async function runPlugins(options: RunOptions, out: RunOutput): Promise<number> {
+export async function runPlugins(options: RunOptions): Promise<number> {
   const dir = options.dir;
   await requireDirectory(dir);
   const scenario: { name: string; steps: ScenarioStep[] } = options.scenario === undefined ? { name: 'scenario', steps: [] } : await readScenario(options.scenario);
   const { steps } = scenario;
-  const house = await openHouse({ trustedKeys: options.trustedKeys, allowUnsigned: options.allowUnsigned, warn: (message) => out.note(`warning: ${message}`) });
+  const clock = new ScenarioClock();
+  const start = clock.now();
+  const out = options.output(() => (clock.now() - start) / 1000);
+  const house = await openHouse({ ...options, clock, warn: (message) => out.note(`warning: ${message}`) });
   const { core, registry } = house;
 
   const eventCounts: Record<string, number> = {};
@@ -33,7 +40,7 @@ export async function runPlugins(options: RunOptions, out: RunOutput): Promise<n
   };
   let errors = 0;
   const failedSetups = new Set<string>();
-  registry.on((activity: RegistryActivity) => {
+  const unlisten = registry.on((activity: RegistryActivity) => {
     if (activity.type === 'setup_failed') failedSetups.add(activity.plugin);
     if (activity.type === 'state_written' || activity.type === 'state_removed') actionsOf(activity.plugin).writes++;
     else if (activity.type === 'service_called') actionsOf(activity.plugin).serviceCalls++;
@@ -76,13 +83,22 @@ export async function runPlugins(options: RunOptions, out: RunOutput): Promise<n
       dropped: s ? s.dropped.overflow + s.dropped.backoff + s.dropped.quarantined : 0,
       errors: s?.errors ?? 0,
       denials: s?.permissionDenials ?? 0,
+      servicesHandled: s?.serviceCalls ?? 0,
       ...a,
       handlerP50Ms: s?.handlerMs.p50 ?? 0,
       handlerP99Ms: s?.handlerMs.p99 ?? 0,
     };
   });
-  await registry.unloadAll();
   out.summary({ events: eventCounts, steps: steps.length, errors, plugins });
+  // Teardown after the summary, so the summary shows the house as the scenario left it;
+  // only teardown failures are worth a line now.
+  unlisten();
+  registry.on((activity) => {
+    if (activity.type !== 'teardown_failed') return;
+    errors++;
+    out.activity(activity);
+  });
+  await registry.unloadAll();
   return errors > 0 || report.errors.length > 0 ? 1 : 0;
 }
 

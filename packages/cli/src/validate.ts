@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { type ManifestIssue, validateManifest } from '@homecore/manifest';
 import { usageError } from './usage.js';
 
@@ -26,12 +26,12 @@ export async function validatePath(target: string): Promise<ManifestReport[]> {
   }
   if (info.isFile()) return [await validateFile(path, target)];
   const own = join(path, 'manifest.json');
-  if (await isFile(own)) return [await validateFile(own, join(target, 'manifest.json'))];
+  if (await isFile(own)) return [checkFolderName(await validateFile(own, join(target, 'manifest.json')), path)];
   const entries = (await readdir(path, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
   const reports: ManifestReport[] = [];
   for (const name of entries) {
     const file = join(path, name, 'manifest.json');
-    if (await isFile(file)) reports.push(await validateFile(file, relative(process.cwd(), file) || file));
+    if (await isFile(file)) reports.push(checkFolderName(await validateFile(file, relative(process.cwd(), file) || file), dirname(file)));
   }
   if (reports.length === 0) throw usageError(`no manifest.json found in ${target} or in its sub-folders`);
   return reports;
@@ -49,6 +49,18 @@ async function validateFile(path: string, shown: string): Promise<ManifestReport
   return { file: shown, domain, ok: result.ok, errors: result.errors, warnings: result.warnings };
 }
 
+/** Discovery expects a plugin's folder to carry its domain's name, as Home Assistant does. */
+function checkFolderName(report: ManifestReport, folder: string): ManifestReport {
+  const name = basename(folder);
+  if (report.domain === null || report.domain === name) return report;
+  const warning: ManifestIssue = {
+    pointer: '/domain',
+    rule: 'folder-name',
+    message: `the folder is named ${JSON.stringify(name)} but the domain is ${JSON.stringify(report.domain)}: name the folder after the domain`,
+  };
+  return { ...report, warnings: [...report.warnings, warning] };
+}
+
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();
@@ -58,14 +70,14 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /** Formats validation reports for people. */
-export function formatValidation(reports: ManifestReport[]): string {
+export function formatValidation(reports: ManifestReport[], strict = false): string {
   const lines: string[] = [];
   for (const r of reports) {
-    lines.push(`${r.ok ? 'ok   ' : 'FAIL '} ${r.file}${r.domain ? ` (${r.domain})` : ''}`);
+    lines.push(`${r.ok && !(strict && r.warnings.length > 0) ? 'ok   ' : 'FAIL '} ${r.file}${r.domain ? ` (${r.domain})` : ''}`);
     for (const e of r.errors) lines.push(`      error   ${e.pointer || '/'}  ${e.message}  [${e.rule}]`);
     for (const w of r.warnings) lines.push(`      warning ${w.pointer || '/'}  ${w.message}  [${w.rule}]`);
   }
-  const failed = reports.filter((r) => !r.ok).length;
-  lines.push('', `${reports.length} manifest(s) checked: ${failed === 0 ? 'all valid' : `${failed} with errors`}, ${reports.reduce((n, r) => n + r.warnings.length, 0)} warning(s)`);
+  const failed = reports.filter((r) => !r.ok || (strict && r.warnings.length > 0)).length;
+  lines.push('', `${reports.length} manifest(s) checked: ${failed === 0 ? 'all valid' : `${failed} with ${strict ? 'errors or warnings' : 'errors'}`}, ${reports.reduce((n, r) => n + r.warnings.length, 0)} warning(s)`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,3 +1,5 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { PluginRuntime } from '@homecore/core-traits';
 import type * as WasmRuntimeModule from '@homecore/runtime-wasm';
 
@@ -16,9 +18,28 @@ export async function importWasmRuntime(): Promise<WasmModule | undefined> {
   }
 }
 
+/** Where metered modules are cached between runs unless `--cache-dir` or `--no-cache` says otherwise. */
+export function defaultCacheDir(): string {
+  if (process.env.HOMECORE_CACHE_DIR) return process.env.HOMECORE_CACHE_DIR;
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'homecore');
+}
+
+/** The wasm options the command line sets. */
+export interface WasmCliOptions {
+  trustedKeys: string[];
+  allowUnsigned: boolean;
+  /** The metered-module cache directory, or null for none. */
+  cacheDir: string | null;
+  warn: (message: string) => void;
+}
+
 /** Creates the wasm runtime with the trust policy given on the command line, if the package is installed. */
-export async function createWasmRuntime(trustedKeys: string[], allowUnsigned: boolean, warn: (message: string) => void): Promise<PluginRuntime | undefined> {
+export async function createWasmRuntime(options: WasmCliOptions): Promise<PluginRuntime | undefined> {
   const wasm = await importWasmRuntime();
   if (wasm === undefined) return undefined;
-  return new wasm.WasmRuntime({ trust: { mode: allowUnsigned ? 'development' : 'strict', trustedKeys }, warn });
+  return new wasm.WasmRuntime({
+    trust: { mode: options.allowUnsigned ? 'development' : 'strict', trustedKeys: options.trustedKeys },
+    warn: options.warn,
+    ...(options.cacheDir === null ? {} : { cacheDir: options.cacheDir }),
+  });
 }

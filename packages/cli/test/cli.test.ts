@@ -58,6 +58,16 @@ describe('homecore validate', () => {
 
     const onlyWarnings = await homecore('validate', `${dir}/warned/manifest.json`);
     expect(onlyWarnings.code).toBe(0);
+    const strict = await homecore('validate', `${dir}/warned`, '--strict');
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toContain('1 with errors or warnings');
+  });
+
+  it('warns when a folder is not named after its domain', async () => {
+    const dir = pluginDir({ lamp: { 'manifest.json': manifest('desk_lamp') } });
+    const result = await homecore('validate', dir);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('the folder is named "lamp" but the domain is "desk_lamp"');
   });
 
   it('writes one JSON object per manifest with --json', async () => {
@@ -104,7 +114,7 @@ describe('homecore run', () => {
     expect(out).toMatch(/threshold +wrote binary_sensor\.alert = "off"/);
     expect(out).toContain('Summary: 4 scenario steps');
     expect(out).toContain('time_changed 2');
-    expect(out).toMatch(/threshold +native +loaded +ok +3 +0 +0 +0 +2/);
+    expect(out).toMatch(/threshold +native +loaded +ok +3 +0 +0 +0 +0 +2/);
   });
 
   it('emits JSON lines with --json, ending with the summary', async () => {
@@ -155,5 +165,34 @@ describe('homecore run', () => {
     expect(result.stdout).toMatch(/error \S*s\.jsonl:1 .*HC_ERR_SERVICE_NOT_FOUND/);
     expect(result.stdout).toMatch(/error \S*s\.jsonl:2 .*HC_ERR_ENTITY_ID_INVALID/);
     expect(result.stdout).toMatch(/threshold +wrote binary_sensor\.alert = "on"/);
+  });
+});
+
+describe('homecore run and time', () => {
+  it('lets scenario waits end a backoff and run a setup retry', async () => {
+    // Each setup attempt re-imports the module, so the attempt counter lives on globalThis.
+    // The error is recognised by its code, as from a plugin with its own copy of core-traits.
+    const flaky = `export default () => ({
+        setup() {
+          globalThis.flakyTries = (globalThis.flakyTries ?? 0) + 1;
+          if (globalThis.flakyTries < 2) throw Object.assign(new Error('hub offline'), { code: 'HC_ERR_CONFIG_ENTRY_NOT_READY' });
+        },
+      });`;
+    const shaky = `let n = 0; export default { setup() {}, onStateChanged() { n++; if (n <= 3) throw new Error('glitch ' + n); } };`;
+    const dir = pluginDir({
+      flaky: { 'manifest.json': manifest('flaky'), 'index.js': flaky },
+      shaky: { 'manifest.json': manifest('shaky', { subscriptions: { entities: ['sensor.temp'] }, permissions: ['state:read:sensor.temp'] }), 'index.js': shaky },
+    });
+    const lines = ['1', '2', '3', '4'].map((v) => `{"set": "sensor.temp", "state": "${v}"}`);
+    const story = tempFile('s.jsonl', [...lines, '{"wait": 10000}', '{"set": "sensor.temp", "state": "5"}'].join('\n'));
+    const result = await homecore('run', dir, '--scenario', story, '--json');
+    const records = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const activity = (type: string, plugin: string) => records.filter((r) => r.kind === 'activity' && r.type === type && r.plugin === plugin);
+    expect(activity('plugin_backoff', 'shaky')).toHaveLength(1);
+    expect(activity('plugin_resumed', 'shaky')).toHaveLength(1);
+    expect(activity('plugin_loaded', 'flaky')).toHaveLength(1);
+    const summary = records.at(-1);
+    expect(summary.plugins.find((p: { plugin: string }) => p.plugin === 'flaky')).toMatchObject({ state: 'loaded' });
+    expect(summary.plugins.find((p: { plugin: string }) => p.plugin === 'shaky')).toMatchObject({ health: 'ok', delivered: 4, dropped: 1 });
   });
 });

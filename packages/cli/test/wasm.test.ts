@@ -34,8 +34,16 @@ describe('homecore inspect', () => {
     expect(report.gate.error.code).toBe('HC_ERR_WASM_UNTRUSTED_KEY');
   });
 
+  it('checks only the structure without --manifest, and says so', async () => {
+    requireBuilt();
+    const result = await homecore('inspect', wasmFile);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('signed      not checked (give --manifest');
+    expect(result.stdout).toContain('load gate   PASSED (structure only');
+  });
+
   it('reports a file that is not wasm instead of crashing', async () => {
-    const result = await homecore('inspect', tempFile('fake.wasm', 'hello'), '--allow-unsigned');
+    const result = await homecore('inspect', tempFile('fake.wasm', 'hello'));
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('HC_ERR_WASM_INVALID');
   });

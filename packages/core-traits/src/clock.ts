@@ -8,14 +8,12 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-/** The real clock. */
+/**
+ * The real clock. Its timers keep the process alive: a setup that hangs must still reach its
+ * timeout, and a pending retry is work the host has yet to do (`unloadAll` cancels them).
+ */
 export const systemClock: Clock = Object.freeze({
   now: () => Date.now(),
-  setTimeout: (fn: () => void, ms: number): unknown => {
-    const handle = setTimeout(fn, ms);
-    // A pending retry must not keep a finished host process alive.
-    handle.unref?.();
-    return handle;
-  },
+  setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms),
   clearTimeout: (handle: unknown) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 });

@@ -51,8 +51,11 @@ export interface PluginInstance {
   setup(context: PluginContext): Promise<void>;
   /** Runs the plugin's teardown. */
   teardown(): Promise<void>;
-  /** Delivers one subscribed event (`state_changed` or other). */
-  handleEvent(event: DeliveredEvent): Promise<void>;
+  /**
+   * Delivers one subscribed event (`state_changed` or other). May finish synchronously (return
+   * nothing, or throw) so a synchronous handler costs the registry no microtask turn.
+   */
+  handleEvent(event: DeliveredEvent): void | Promise<void>;
   /** Handles a call to one of the plugin's services; resolves to its response. */
   handleServiceCall(call: ServiceCall): Promise<unknown>;
   /** Applies a config update; resolves false when the plugin has no such hook (the registry then reloads it). */

@@ -60,17 +60,32 @@ export class NativePluginInstance implements PluginInstance {
     await this.#run('teardown', ErrorCode.TEARDOWN_FAILED, () => plugin.teardown?.());
   }
 
-  async handleEvent(delivered: DeliveredEvent): Promise<void> {
+  /**
+   * Calls the event hook directly and returns its promise only if it made one: most handlers are
+   * synchronous, and each `await` would cost the registry a microtask turn per event.
+   */
+  handleEvent(delivered: DeliveredEvent): void | Promise<void> {
     const event = delivered.event;
-    if (event.event_type === EventType.STATE_CHANGED) {
-      const plugin = this.#live('onStateChanged');
-      if (!this.hooks.stateChanged) return;
-      await this.#run('onStateChanged', ErrorCode.HANDLER_FAILED, () => plugin.onStateChanged?.(event as unknown as StateChangedEvent));
-      return;
+    const stateChanged = event.event_type === EventType.STATE_CHANGED;
+    const hook: HookName = stateChanged ? 'onStateChanged' : 'onEvent';
+    const plugin = this.#live(hook);
+    if (!(stateChanged ? this.hooks.stateChanged : this.hooks.event)) return undefined;
+    this.#calls += 1;
+    let result: unknown;
+    try {
+      result = stateChanged ? plugin.onStateChanged?.(event as unknown as StateChangedEvent) : plugin.onEvent?.(event);
+    } catch (error) {
+      this.#errors += 1;
+      throw this.#wrap(error, hook, ErrorCode.HANDLER_FAILED);
     }
-    const plugin = this.#live('onEvent');
-    if (!this.hooks.event) return;
-    await this.#run('onEvent', ErrorCode.HANDLER_FAILED, () => plugin.onEvent?.(event));
+    if (!isPromiseLike(result)) return undefined;
+    return Promise.resolve(result).then(
+      () => undefined,
+      (error: unknown) => {
+        this.#errors += 1;
+        throw this.#wrap(error, hook, ErrorCode.HANDLER_FAILED);
+      },
+    );
   }
 
   async handleServiceCall(call: ServiceCall): Promise<unknown> {
@@ -117,19 +132,36 @@ export class NativePluginInstance implements PluginInstance {
       return await call();
     } catch (error) {
       this.#errors += 1;
-      if (hook === 'setup' && error instanceof HomecoreError && SETUP_PASS_THROUGH.has(error.code)) throw error;
+      if (hook === 'setup') this.#passThrough(error);
       throw this.#wrap(error, hook, code);
     }
   }
 
+  /**
+   * Lets ConfigEntryNotReady / ConfigEntryError reach the registry. Recognised by code, not class,
+   * so a plugin that bundles its own copy of core-traits (or throws `{ code }`) is understood too.
+   */
+  #passThrough(error: unknown): void {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string' || !SETUP_PASS_THROUGH.has(code as ErrorCodeValue)) return;
+    if (error instanceof HomecoreError) throw error;
+    const message = error instanceof Error ? error.message : safeString(error);
+    throw new HomecoreError(code as ErrorCodeValue, message, { plugin: this.#pluginId, hook: 'setup', cause: error });
+  }
+
   #wrap(error: unknown, hook: HookName, code: ErrorCodeValue): HomecoreError {
     let text: string;
-    if (error instanceof HomecoreError) text = `${error.code}: ${error.message}`;
+    // The outer error names plugin and hook already; do not repeat the inner one's prefix.
+    if (error instanceof HomecoreError) text = `${error.code}: ${error.message.replace(/^\[[^\]]*\] /, '')}`;
     else if (error instanceof Error) text = `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`;
     else text = `a non-error value ${safeString(error)}`;
     const details = error instanceof HomecoreError ? { cause_code: error.code } : undefined;
     return new HomecoreError(code, `${hook} threw ${text}; ${ADVICE[hook]}`, { plugin: this.#pluginId, hook, details, cause: error });
   }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function safeString(value: unknown): string {

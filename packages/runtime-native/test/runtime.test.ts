@@ -253,10 +253,31 @@ describe('PluginInstance hooks', () => {
     expect(seen).toEqual(['state:light.a', 'event:my_event']);
   });
 
+  it('finishes synchronous event handlers synchronously, and returns the promise of async ones', async () => {
+    const seen: string[] = [];
+    const instance = await runtime.load(
+      {
+        setup() {},
+        onStateChanged: (e) => void seen.push(`sync:${e.data.entity_id}`),
+        onEvent: async (e) => {
+          seen.push(`async:${e.event_type}`);
+          throw new Error('late');
+        },
+      },
+      manifest,
+    );
+    expect(instance.handleEvent(deliver({ event_type: 'state_changed', data: { entity_id: 'light.a' } }))).toBeUndefined();
+    expect(seen).toEqual(['sync:light.a']);
+    const pending = instance.handleEvent(deliver({ event_type: 'my_event' }));
+    expect(pending).toBeInstanceOf(Promise);
+    const error = await rejection(pending as Promise<void>);
+    expect(error).toMatchObject({ code: ErrorCode.HANDLER_FAILED, plugin: 'demo', hook: 'onEvent' });
+  });
+
   it('skips events without a matching hook, and a missing teardown', async () => {
     const instance = await runtime.load({ setup() {} }, manifest);
-    await expect(instance.handleEvent(deliver({ event_type: 'state_changed' }))).resolves.toBeUndefined();
-    await expect(instance.handleEvent(deliver({ event_type: 'other' }))).resolves.toBeUndefined();
+    expect(instance.handleEvent(deliver({ event_type: 'state_changed' }))).toBeUndefined();
+    expect(instance.handleEvent(deliver({ event_type: 'other' }))).toBeUndefined();
     await expect(instance.teardown()).resolves.toBeUndefined();
   });
 
@@ -295,7 +316,7 @@ describe('PluginInstance hooks', () => {
       manifest,
     );
     await instance.setup(contextStub);
-    await instance.handleEvent(deliver({})).catch(() => undefined);
+    expect(() => instance.handleEvent(deliver({}))).toThrow();
     await instance.teardown();
     expect(tornDown).toBe(true);
     expect(instance.stats()).toEqual({ hook_calls: 3, hook_errors: 1 });
@@ -309,8 +330,9 @@ describe('PluginInstance hooks', () => {
     const cases = [
       ['setup', ErrorCode.SETUP_FAILED, (i: Awaited<ReturnType<InProcessRuntime['load']>>) => i.setup(contextStub)],
       ['teardown', ErrorCode.TEARDOWN_FAILED, (i: Awaited<ReturnType<InProcessRuntime['load']>>) => i.teardown()],
-      ['onStateChanged', ErrorCode.HANDLER_FAILED, (i: Awaited<ReturnType<InProcessRuntime['load']>>) => i.handleEvent(deliver({ event_type: 'state_changed' }))],
-      ['onEvent', ErrorCode.HANDLER_FAILED, (i: Awaited<ReturnType<InProcessRuntime['load']>>) => i.handleEvent(deliver({}))],
+      // handleEvent may settle synchronously; wrapping it in an async function keeps one assertion style.
+      ['onStateChanged', ErrorCode.HANDLER_FAILED, async (i: Awaited<ReturnType<InProcessRuntime['load']>>) => i.handleEvent(deliver({ event_type: 'state_changed' }))],
+      ['onEvent', ErrorCode.HANDLER_FAILED, async (i: Awaited<ReturnType<InProcessRuntime['load']>>) => i.handleEvent(deliver({}))],
       ['onServiceCall', ErrorCode.HANDLER_FAILED, (i: Awaited<ReturnType<InProcessRuntime['load']>>) => i.handleServiceCall(call)],
       ['onConfigUpdate', ErrorCode.HANDLER_FAILED, (i: Awaited<ReturnType<InProcessRuntime['load']>>) => i.handleConfigUpdate({} as ConfigEntry)],
     ] as const;
@@ -352,7 +374,7 @@ describe('PluginInstance hooks', () => {
     const setupError = await rejection(instance.setup(contextStub));
     expect(setupError).toMatchObject({ code: ErrorCode.SETUP_FAILED, details: { cause_code: 'HC_ERR_PERMISSION_DENIED' } });
     expect(setupError.message).toContain('HC_ERR_PERMISSION_DENIED: no state:write');
-    const eventError = await rejection(instance.handleEvent(deliver({})));
+    const eventError = await rejection(Promise.resolve().then(() => instance.handleEvent(deliver({}))));
     expect(eventError).toMatchObject({ code: ErrorCode.HANDLER_FAILED, cause: 'oops' });
     expect(eventError.message).toContain('a non-error value "oops"');
   });
