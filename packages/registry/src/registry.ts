@@ -80,8 +80,10 @@ export class PluginRegistry {
   private unlisten: (() => void) | undefined;
   private eventsSeen = 0;
   private dispatchSeq = 0;
-  /** Records scheduled or pumping; idle() is immediate at 0. */
+  /** Records scheduled or pumping; idle() is immediate when this and busySetups are 0. */
   private busyPumps = 0;
+  /** Setups requested and not yet settled (loads, timer-started retries, reloads). */
+  private busySetups = 0;
   private scheduledPumps: PluginRecord[] = [];
   private idleWaiters: (() => void)[] = [];
 
@@ -245,7 +247,7 @@ export class PluginRegistry {
    */
   async reload(id: PluginId, next: ReloadSource = {}): Promise<void> {
     const rec = this.require(id);
-    await this.serialize(rec, () => this.reloadLocked(rec, next));
+    await this.trackSetup(this.serialize(rec, () => this.reloadLocked(rec, next)));
   }
 
   /**
@@ -310,9 +312,12 @@ export class PluginRegistry {
     return id === undefined ? [...this.denials] : this.denials.filter((d) => d.plugin === id);
   }
 
-  /** Resolves when every plugin queue that can run is drained and no handler is running. */
+  /**
+   * Resolves when every plugin queue that can run is drained, no handler is running and no setup
+   * is in flight (a load, a setup retry a timer started, or a reload).
+   */
   idle(): Promise<void> {
-    return this.busyPumps === 0 ? Promise.resolve() : this.untilIdle();
+    return this.busyPumps === 0 && this.busySetups === 0 ? Promise.resolve() : this.untilIdle();
   }
 
   /** Subscribes to the activity stream; returns an unsubscribe. A throwing listener never breaks the registry. */
@@ -325,7 +330,25 @@ export class PluginRegistry {
 
   private async untilIdle(): Promise<void> {
     // Re-checked after each wake-up: a settled task's caller may have queued more work meanwhile.
-    while (this.busyPumps > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    while (this.busyPumps > 0 || this.busySetups > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Counts `work` as a setup in flight for idle(), from now until it settles. */
+  private trackSetup<T>(work: Promise<T>): Promise<T> {
+    this.busySetups++;
+    const done = (): void => {
+      this.busySetups--;
+      this.wakeIdle();
+    };
+    work.then(done, done);
+    return work;
+  }
+
+  private wakeIdle(): void {
+    if (this.busyPumps !== 0 || this.busySetups !== 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   // ---------------------------------------------------------------- validation
@@ -384,7 +407,7 @@ export class PluginRegistry {
     this.listenToCore();
 
     // Chained now, so a dependent loading concurrently waits for this setup through `rec.op`.
-    await this.serialize(rec, async () => {
+    await this.trackSetup(this.serialize(rec, async () => {
       try {
         await this.waitForDependencies(rec);
       } catch (error) {
@@ -392,7 +415,7 @@ export class PluginRegistry {
         throw error;
       }
       await this.setUp(rec);
-    });
+    }));
     return id;
   }
 
@@ -482,7 +505,8 @@ export class PluginRegistry {
   private retry(rec: PluginRecord): void {
     rec.retryTimer = undefined;
     if (rec.removed) return;
-    void this.serialize(rec, () => this.setUp(rec)).catch(() => undefined);
+    // Tracked from the timer's turn on, so a host that fires the timer and awaits idle() sees the outcome.
+    void this.trackSetup(this.serialize(rec, () => this.setUp(rec))).catch(() => undefined);
   }
 
   /**
@@ -1047,11 +1071,7 @@ export class PluginRegistry {
   private pumpStopped(rec: PluginRecord): void {
     rec.running = false;
     rec.notifyStopped();
-    if (--this.busyPumps === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    if (--this.busyPumps === 0) this.wakeIdle();
   }
 
   private runTask(rec: PluginRecord, activation: Activation, task: QueuedTask): void {
