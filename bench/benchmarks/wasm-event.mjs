@@ -2,7 +2,8 @@
 //   sandbox: `await instance.handleEvent(delivered)` on HOMECORE's WasmRuntime instance (fuel set,
 //            quotas reset, hc_alloc + copy + hc_on_state_changed + hc_free, status checked);
 //   floor:   the same module, plain WebAssembly, minimal host, the same copy-in and call, sync;
-//   extism:  `await plugin.call('on_state_changed', bytes)` on the Extism build of the plugin.
+//   extism:  `await plugin.call('on_state_changed', bytes)` on the Extism build of the plugin (the
+//            same lazy reader and handler; only the ABI plumbing differs).
 // All three get the same pre-serialised event bytes (the registry serialises once per event).
 // Two inputs: in-band temperatures (parse + compare, no write) and above-high ones (one state write
 // into an InMemoryCore per event, through each host's own state-setting import).
@@ -21,7 +22,19 @@ const runtime = devRuntime();
 const runs = quick ? 3 : 7;
 const us = (ns) => ns / 1e3;
 
-async function compare(values) {
+/** Checks that every host does the same thing with the event (the alert untouched, or set 'on') before it is timed. */
+async function checkSameBehaviour(core, hosts, expected) {
+  const alert = alertConfig(0).alert;
+  const context = core.createContext();
+  for (const [name, run] of Object.entries(hosts)) {
+    core.setState(alert, 'unset', {}, { context });
+    await run();
+    const state = core.getState(alert)?.state;
+    if (state !== expected) throw new Error(`${name}: the alert is "${state}" after the event, expected "${expected}"`);
+  }
+}
+
+async function compare(values, expected) {
   const core = new InMemoryCore();
   const delivered = captureEvents(core, sensorWriter(core, values), 2).map((e) => createDeliveredEvent(e));
   const payloads = delivered.map((d) => d.bytes()); // serialise once, outside the timed region
@@ -29,6 +42,15 @@ async function compare(values) {
   const floor = await floorPlugin(bytes, core);
   floorSetup(floor);
   const extism = await extismPlugin(core);
+  await checkSameBehaviour(
+    core,
+    {
+      sandbox: () => sandbox.handleEvent(delivered[0]),
+      floor: async () => callWithBytes(floor, 'hc_on_state_changed', payloads[0]),
+      extism: () => extism.call('on_state_changed', payloads[0]),
+    },
+    expected,
+  );
   const n = quick ? 600 : 2000;
   const r = await interleave(
     {
@@ -45,8 +67,8 @@ async function compare(values) {
   return { r, size: payloads[0].length };
 }
 
-const band = await compare(['21.5', '22.5']);
-const write = await compare(['26.5', '27.5']);
+const band = await compare(['21.5', '22.5'], 'unset');
+const write = await compare(['26.5', '27.5'], 'on');
 
 // End to end through a registry: the write, the dispatch, the wasm delivery.
 const host = createHomecore({ runtimes: [runtime] });
@@ -110,6 +132,6 @@ emit({
   measures: rows,
   notes: [
     `floor in a back-to-back sync loop (no await between calls): ${us(band.r.floorSync.p50).toFixed(2)} µs in band, ${us(write.r.floorSync.p50).toFixed(2)} µs with a write`,
-    `event JSON ${band.size} B (HA state_changed with old and new state); per-op samples; Extism reads its input through input_load_u64 host calls (8 B each)`,
+    `event JSON ${band.size} B (HA state_changed with old and new state); per-op samples; all three run the SDK's lazy reader (entityIs + new_state.state); Extism copies its input into guest memory through input_load_u64 host calls (8 B each)`,
   ],
 });

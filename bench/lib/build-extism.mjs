@@ -1,6 +1,7 @@
 // Compiles the Extism peer plugin (bench/extism-plugin) with asc into bench/build/, with the same
 // flags the reference plugins are built with (-O3, incremental runtime, 16 pages maximum).
-// Rebuilt only when a source is newer than the output.
+// Rebuilt only when a source (the plugin, every SDK file it imports, or this script's flags) is
+// newer than the output.
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -11,7 +12,9 @@ const sources = [
   entry,
   `${benchDir}../packages/sdk-assemblyscript/assembly/json.ts`,
   `${benchDir}../packages/sdk-assemblyscript/assembly/types.ts`,
+  `${benchDir}../packages/sdk-assemblyscript/assembly/view.ts`,
   `${benchDir}../packages/plugin-example/assembly/numeric.ts`,
+  fileURLToPath(import.meta.url),
 ];
 
 const mtime = (path) => stat(path).then((s) => s.mtimeMs, () => -1);

@@ -1,11 +1,14 @@
 // The temperature alert written against Extism's ABI instead of HOMECORE's, as the peer for the
-// wasm delivery benchmark. Same JSON reader (the SDK's), same event type, same numeric rule and
-// threshold logic as packages/plugin-example/assembly/temperature_alert.ts; only the plumbing
-// differs: input is pulled through Extism's kernel imports and the state is written through a
-// host function that takes three Extism memory blocks.
+// wasm delivery benchmark. The handler is the one in
+// packages/plugin-example/assembly/temperature_alert.ts: the SDK's lazy reader over the event bytes
+// (JsonView.of, StateChangedEvent.fromView, entityIs, only new_state.state decoded), the same
+// numeric rule and thresholds. Only the plumbing differs: the input is copied into guest memory
+// once through Extism's kernel imports (HOMECORE's host copies it in through hc_alloc), and the
+// state is written through a host function that takes three Extism memory blocks.
 import { JsonObject, parseJson } from '../../../packages/sdk-assemblyscript/assembly/json';
 import { ConfigEntry, StateChangedEvent } from '../../../packages/sdk-assemblyscript/assembly/types';
-import { parseNumericState } from '../../../packages/plugin-example/assembly/numeric';
+import { JsonView } from '../../../packages/sdk-assemblyscript/assembly/view';
+import { numberSetting, parseNumericState } from '../../../packages/plugin-example/assembly/numeric';
 
 // Extism kernel (extism:host/env). Addresses and lengths are u64.
 @external('extism:host/env', 'input_length')
@@ -57,26 +60,29 @@ let alert = '';
 let high: f64 = 25;
 let low: f64 = 20;
 
-/** Input: the config entry JSON. Returns 0, or 1 when the config is unusable. */
+/** Input: the config entry JSON (parsed to a tree, as the HOMECORE SDK's hc_setup does). Returns 0, or 1 when the config is unusable. */
 export function setup(): i32 {
   const entry = ConfigEntry.fromJson(parseJson(String.UTF8.decode(readInput())).value);
   if (entry === null) return 1;
   const settings = entry.settings();
   const s = settings.getString('sensor');
   const a = settings.getString('alert');
-  if (s === null || a === null) return 1;
+  if (s === null || s.length == 0 || a === null || a.length == 0) return 1;
+  const h = numberSetting(settings.getNumber('high'), settings.has('high'), 25);
+  const l = numberSetting(settings.getNumber('low'), settings.has('low'), 20);
+  if (isNaN(h) || isNaN(l) || l > h) return 1;
   sensor = s;
   alert = a;
-  if (settings.has('high')) high = settings.getNumber('high');
-  if (settings.has('low')) low = settings.getNumber('low');
+  high = h;
+  low = l;
   return 0;
 }
 
-/** Input: a `state_changed` event JSON. Returns 0, or 1 when the input is not one. */
+/** Input: a `state_changed` event JSON, read lazily in place. Returns 0, or 1 when the input is not one. */
 export function on_state_changed(): i32 {
-  const event = StateChangedEvent.fromJson(parseJson(String.UTF8.decode(readInput())).value);
+  const event = StateChangedEvent.fromView(JsonView.of(readInput()));
   if (event === null) return 1;
-  if (event.entity_id != sensor) return 0;
+  if (!event.entityIs(sensor)) return 0;
   const next = event.new_state;
   if (next === null) return 0;
   const temperature = parseNumericState(next.state);
