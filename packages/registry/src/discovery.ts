@@ -21,6 +21,14 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function folderError(error: unknown, folder: string, file: string): HomecoreError {
   if (isHomecoreError(error)) {
     const options = {
@@ -81,8 +89,9 @@ function refuseEntryOutside(text: string, folder: string): void {
 }
 
 /**
- * Finds plugin folders: every immediate sub-folder of `dir` holding a manifest.json. Each folder
- * is checked on its own, so a bad one is reported and the others still load.
+ * Finds plugin folders: every immediate sub-folder of `dir` holding a manifest.json (other
+ * entries are skipped silently). Each folder is checked on its own, so a bad one is reported and
+ * the others still load; a plugin folder linked from outside `dir` is refused.
  */
 export async function discoverPlugins(dir: string): Promise<DiscoveryReport> {
   const report: DiscoveryReport = { plugins: [], errors: [], warnings: [] };
@@ -105,6 +114,9 @@ export async function discoverPlugins(dir: string): Promise<DiscoveryReport> {
   for (const name of names) {
     const folder = join(root, name);
     const manifestFile = join(folder, MANIFEST);
+    // A folder without manifest.json is not a plugin (node_modules, .git...): skipped before the
+    // link check, so a linked helper folder is no error. Dangling links are skipped the same way.
+    if (!(await isDirectory(folder)) || !(await exists(manifestFile))) continue;
     try {
       const real = await realpath(folder);
       if (!inside(root, real)) {
@@ -114,8 +126,6 @@ export async function discoverPlugins(dir: string): Promise<DiscoveryReport> {
           { details: { folder, target: real } },
         );
       }
-      if (!(await stat(real)).isDirectory()) continue;
-      if (!(await exists(manifestFile))) continue;
     } catch (error) {
       report.errors.push(folderError(error, folder, folder));
       continue;

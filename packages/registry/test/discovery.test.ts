@@ -90,6 +90,22 @@ describe('discovery', () => {
     expect(report.errors[0]?.message).toContain('escapee');
   });
 
+  it('skips folders without a manifest.json silently, even when they link outside the directory', async () => {
+    const { registry } = setup();
+    const outside = join(base, 'shared_modules');
+    mkdirSync(join(outside, 'left-pad'), { recursive: true });
+    writeFileSync(join(outside, 'left-pad', 'index.js'), '');
+    symlinkSync(outside, join(root, 'node_modules'), 'dir');
+    symlinkSync(join(base, 'gone'), join(root, 'dangling'), 'dir');
+    plugin('good', manifest('good'));
+    const report = await registry.discover(root);
+    expect(report.errors).toEqual([]);
+    expect(report.warnings.filter((w) => /node_modules|dangling/.test(w))).toEqual([]);
+    expect(report.plugins.map((p) => p.manifest.domain)).toEqual(['good']);
+    const loaded = await registry.loadDirectory(root);
+    expect(loaded).toMatchObject({ loaded: ['good'], errors: [] });
+  });
+
   it('refuses duplicate domains, naming both folders, and warns about folder names', async () => {
     const { registry } = setup();
     plugin('lights', manifest('lights'));
