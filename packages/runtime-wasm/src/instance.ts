@@ -57,6 +57,8 @@ export interface WasmInstanceInit {
   readonly exportNames: ReadonlySet<string>;
   readonly maxPages: number;
   readonly cacheHit: boolean;
+  /** The host's cap on fuel per call, named in fuel-trap messages. */
+  readonly hostFuelPerCall?: number;
 }
 
 /**
@@ -81,6 +83,8 @@ export class WasmPluginInstance implements PluginInstance {
   private pendingServiceCalls: [string, string, JsonObject][] = [];
   private callsLeft = 0;
   private bytesLeft = 0;
+  /** Why the last refused host call of the current guest call was refused, for its error message. */
+  private lastDenial: string | undefined;
   private readonly counters = {
     fuelLastCall: 0,
     fuelTotal: 0,
@@ -215,7 +219,7 @@ export class WasmPluginInstance implements PluginInstance {
       instance = new WebAssembly.Instance(this.init.module as WebAssembly.Module, this.imports);
     } catch (err) {
       this.counters.traps++;
-      throw trapError(err, this.plugin, 'start', this.init.limits.startFuel);
+      throw trapError(err, this.plugin, 'start', this.init.limits.startFuel, this.init.limits.startFuel);
     } finally {
       this.phase = 'idle';
     }
@@ -265,6 +269,7 @@ export class WasmPluginInstance implements PluginInstance {
     const budget = limits.fuelPerCall;
     this.callsLeft = limits.hostCallsPerEvent;
     this.bytesLeft = limits.bytesWrittenPerEvent;
+    this.lastDenial = undefined;
     this.counters.calls++;
     let status = 0;
     let badAlloc: string | undefined;
@@ -290,7 +295,7 @@ export class WasmPluginInstance implements PluginInstance {
       this.recordFuel(err instanceof FuelExhausted ? budget : budget - safeFuelLeft(exports, budget));
       this.counters.traps++;
       this.exports = undefined; // discarded: its memory may be half-way through an update
-      throw trapError(err, this.plugin, hook, budget);
+      throw trapError(err, this.plugin, hook, budget, this.init.hostFuelPerCall ?? budget);
     } finally {
       this.phase = 'idle';
       this.flushServiceCalls();
@@ -312,9 +317,14 @@ export class WasmPluginInstance implements PluginInstance {
   private expectOk(hook: string, status: number): void {
     if (status === AbiStatus.OK) return;
     const name = STATUS_NAMES.get(status);
+    // A guest that hands back the DENIED it got from a host call: say which permission was missing.
+    const why =
+      status === AbiStatus.DENIED && this.lastDenial !== undefined
+        ? `a host call in this hook was refused (${this.lastDenial})`
+        : 'the plugin reported a failure; see its log';
     throw new HomecoreError(
       ErrorCode.WASM_STATUS,
-      `${hook} returned status ${status}${name === undefined ? '' : ` (${name})`}: the plugin reported a failure; see its log`,
+      `${hook} returned status ${status}${name === undefined ? '' : ` (${name})`}: ${why}`,
       { plugin: this.plugin, hook, details: { status } },
     );
   }
@@ -392,6 +402,7 @@ export class WasmPluginInstance implements PluginInstance {
                 // refused synchronously: that is the expected outcome
               }
               this.counters.deniedCalls++;
+              this.lastDenial = `may not call the service "${domain}.${service}": add "service:call:${domain}.${service}" to permissions`;
               return AbiStatus.DENIED;
             }
             this.pendingServiceCalls.push([domain, service, data]);
@@ -466,6 +477,7 @@ export class WasmPluginInstance implements PluginInstance {
       switch (err.code) {
         case ErrorCode.PERMISSION_DENIED:
           this.counters.deniedCalls++;
+          this.lastDenial = err.message.replace(/^\[[^\]]*\] /, '');
           return AbiStatus.DENIED;
         case ErrorCode.ENTITY_ID_INVALID:
         case ErrorCode.STATE_INVALID:

@@ -124,14 +124,34 @@ export function resolveHostOptions(options: WasmRuntimeOptions): {
 
 /** The stricter of the host caps and the manifest's `limits` (a manifest can only lower them). */
 export function pluginLimits(host: WasmHostLimits, manifest: PluginManifest): PluginLimits {
-  const m = manifest.limits ?? {};
-  const pick = (cap: number, wanted: unknown): number => (isCount(wanted) ? Math.min(cap, wanted) : cap);
-  return {
-    memoryPages: pick(host.memoryPages, m.memory_pages),
-    fuelPerCall: pick(host.fuelPerCall, m.fuel_per_call),
+  return clampedLimits(host, manifest).limits;
+}
+
+const MANIFEST_LIMITS: readonly [keyof PluginLimits & keyof WasmHostLimits, string][] = [
+  ['memoryPages', 'memory_pages'],
+  ['fuelPerCall', 'fuel_per_call'],
+  ['payloadBytes', 'payload_bytes'],
+  ['hostCallsPerEvent', 'host_calls_per_event'],
+  ['bytesWrittenPerEvent', 'bytes_written_per_event'],
+];
+
+/** The plugin's limits, and a note for each manifest limit the host cap lowered. */
+export function clampedLimits(host: WasmHostLimits, manifest: PluginManifest): { limits: PluginLimits; clamped: string[] } {
+  const wanted = (manifest.limits ?? {}) as Record<string, unknown>;
+  const limits: PluginLimits = {
+    memoryPages: host.memoryPages,
+    fuelPerCall: host.fuelPerCall,
     startFuel: host.startFuel,
-    payloadBytes: pick(host.payloadBytes, m.payload_bytes),
-    hostCallsPerEvent: pick(host.hostCallsPerEvent, m.host_calls_per_event),
-    bytesWrittenPerEvent: pick(host.bytesWrittenPerEvent, m.bytes_written_per_event),
+    payloadBytes: host.payloadBytes,
+    hostCallsPerEvent: host.hostCallsPerEvent,
+    bytesWrittenPerEvent: host.bytesWrittenPerEvent,
   };
+  const clamped: string[] = [];
+  for (const [field, key] of MANIFEST_LIMITS) {
+    const value = wanted[key];
+    if (!isCount(value)) continue;
+    if (value <= host[field]) limits[field] = value;
+    else clamped.push(`limits.${key} ${value} is above the host's cap of ${host[field]}; the cap applies`);
+  }
+  return { limits, clamped };
 }

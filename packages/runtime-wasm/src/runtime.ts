@@ -13,7 +13,7 @@ import { MeteredDiskCache } from './disk-cache.js';
 import { runLoadGate, type GatedModule } from './gate.js';
 import { WasmPluginInstance } from './instance.js';
 import { METERING_FORMAT_VERSION, MeteredModuleCache, binaryenVersion, hasMeteredShape, loadBinaryen, meterModule } from './metering.js';
-import { pluginLimits, resolveHostOptions, type WasmHostLimits, type WasmRuntimeOptions } from './options.js';
+import { clampedLimits, resolveHostOptions, type WasmHostLimits, type WasmRuntimeOptions } from './options.js';
 import { sha256Hex } from './signing.js';
 
 // Metered modules up to this size compile synchronously: V8's async compile queues behind its
@@ -100,7 +100,9 @@ export class WasmRuntime implements PluginRuntime {
   async load(code: PluginCode, manifest: PluginManifest, options: RuntimeLoadOptions = {}): Promise<WasmPluginInstance> {
     const plugin = manifest.domain;
     const bytes = await this.readCode(code, plugin, options.baseDir);
-    const limits = pluginLimits(this.hostLimits, manifest);
+    const { limits, clamped } = clampedLimits(this.hostLimits, manifest);
+    const warn = options.warn ?? this.warn;
+    for (const note of clamped) warn(`plugin ${plugin}: ${note}`);
     const gated = runLoadGate({
       bytes,
       manifest,
@@ -108,11 +110,11 @@ export class WasmRuntime implements PluginRuntime {
       host: this.hostLimits,
       limits,
       clampUnboundedMemory: this.clampUnboundedMemory,
-      warn: options.warn ?? this.warn,
+      warn,
     });
     const key = `${gated.hashHex}:${gated.maxPages}:${limits.startFuel}`;
     const { module, hit } = await this.cache.get(key, () => this.meteredModule(gated, limits.startFuel, plugin));
-    return new WasmPluginInstance({ module, manifest, limits, exportNames: gated.exportNames, maxPages: gated.maxPages, cacheHit: hit });
+    return new WasmPluginInstance({ module, manifest, limits, exportNames: gated.exportNames, maxPages: gated.maxPages, cacheHit: hit, hostFuelPerCall: this.hostLimits.fuelPerCall });
   }
 
   /** The compiled metered module of gated bytes: from `cacheDir` when it holds a valid entry, else metered with binaryen. */

@@ -29,14 +29,22 @@ export function readAssemblyScriptString(memory: WebAssembly.Memory | undefined,
  * Maps anything thrown out of a guest call to a HomecoreError: fuel, abort, stack overflow and
  * other traps, each with the plugin and hook.
  */
-export function trapError(thrown: unknown, plugin: string, hook: string, budget: number): HomecoreError {
+export function trapError(thrown: unknown, plugin: string, hook: string, budget: number, hostCap: number): HomecoreError {
   const options = { plugin, hook, cause: thrown };
   if (thrown instanceof HomecoreError) return thrown;
+  if (thrown instanceof FuelExhausted && hook === 'start') {
+    return new HomecoreError(
+      ErrorCode.WASM_FUEL_EXHAUSTED,
+      `the module's start function used its whole start budget of ${budget} units (the host's startFuel): do less at module start and do the work in hc_setup`,
+      { ...options, details: { budget } },
+    );
+  }
   if (thrown instanceof FuelExhausted) {
     return new HomecoreError(
       ErrorCode.WASM_FUEL_EXHAUSTED,
-      `guest used its whole fuel budget of ${budget} units and was stopped: look for an endless or very long loop, or raise limits.fuel_per_call`,
-      { ...options, details: { budget } },
+      `guest used its whole fuel budget of ${budget} units and was stopped: look for an endless or very long loop` +
+        (budget < hostCap ? `, or raise limits.fuel_per_call (this host allows up to ${hostCap})` : ` (${budget} is this host's cap on limits.fuel_per_call)`),
+      { ...options, details: { budget, hostCap } },
     );
   }
   if (thrown instanceof GuestAbort) {

@@ -14,6 +14,18 @@ async function ready(bytes: Uint8Array, m = manifest(), runtime = devRuntime().r
   return { instance, ...stub, runtime };
 }
 
+describe('a guest that returns DENIED', () => {
+  test('fails with a message naming the refused host call', async () => {
+    // hc_state_set on sensor.kitchen, returning whatever the host answered.
+    const body = '(func (export "hc_on_event") (param i32 i32) (result i32) (call $hc_state_set (i32.const 16) (i32.const 14) (i32.const 48) (i32.const 2) (i32.const 0) (i32.const 0)))';
+    const m = manifest({ permissions: ['event:subscribe:*'] });
+    const { instance } = await ready(wat(guest({ body })), m);
+    const err = await rejection(instance.handleEvent(delivered('my_event')));
+    expect(err.code).toBe(ErrorCode.WASM_STATUS);
+    expect(err.message).toContain('returned status -3 (DENIED): a host call in this hook was refused (state:write sensor.kitchen is not granted)');
+  });
+});
+
 describe('fuel', () => {
   test('an endless loop in a handler traps with FUEL_EXHAUSTED under the per-call budget', async () => {
     const { instance } = await ready(wat(guest({ body: SPIN })), manifest({ limits: { fuel_per_call: 50_000 } }));
@@ -24,11 +36,20 @@ describe('fuel', () => {
     expect(instance.stats()).toMatchObject({ traps: 1, fuelLastCall: 50_000, fuelPerCall: 50_000 });
   });
 
-  test('the host cap wins over a larger manifest budget', async () => {
-    const { runtime } = devRuntime({ limits: { fuelPerCall: 10_000 } });
+  test('the host cap wins over a larger manifest budget, with a warning at load and the cap named in the trap', async () => {
+    const { runtime, warnings } = devRuntime({ limits: { fuelPerCall: 10_000 } });
     const { instance } = await ready(wat(guest({ body: SPIN })), manifest({ limits: { fuel_per_call: 1_000_000 } }), runtime);
     expect(instance.stats().fuelPerCall).toBe(10_000);
-    expect((await rejection(instance.handleEvent(delivered('my_event')))).code).toBe(ErrorCode.WASM_FUEL_EXHAUSTED);
+    expect(warnings).toContain("plugin probe: limits.fuel_per_call 1000000 is above the host's cap of 10000; the cap applies");
+    const err = await rejection(instance.handleEvent(delivered('my_event')));
+    expect(err.code).toBe(ErrorCode.WASM_FUEL_EXHAUSTED);
+    expect(err.message).toContain("10000 is this host's cap on limits.fuel_per_call");
+  });
+
+  test('a budget below the host cap says how far it may be raised', async () => {
+    const { instance } = await ready(wat(guest({ body: SPIN })), manifest({ limits: { fuel_per_call: 50_000 } }));
+    const err = await rejection(instance.handleEvent(delivered('my_event')));
+    expect(err.message).toContain('raise limits.fuel_per_call (this host allows up to 10000000)');
   });
 
   test('a normal handler runs and reports the fuel it used, the same every time', async () => {
@@ -51,6 +72,7 @@ describe('fuel', () => {
     const err = await rejection(runtime.load(bytes, manifest()));
     expect(err.code).toBe(ErrorCode.WASM_FUEL_EXHAUSTED);
     expect(err.hook).toBe('start');
+    expect(err.message).toContain('do the work in hc_setup');
   });
 
   test('a second load of the same bytes is a cache hit', async () => {
