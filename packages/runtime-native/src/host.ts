@@ -1,5 +1,5 @@
 import { InMemoryCore } from '@homecore/core';
-import type { Clock, HostCore, PluginRuntime } from '@homecore/core-traits';
+import { systemClock, type Clock, type HostCore, type PluginRuntime } from '@homecore/core-traits';
 import { PluginRegistry, type RegistryOptions } from '@homecore/registry';
 import { InProcessRuntime } from './runtime.js';
 
@@ -15,8 +15,8 @@ export interface Homecore {
   readonly core: HostCore;
   /** The plugin registry, with the native runtime and any others given. */
   readonly registry: PluginRegistry;
-  /** The clock both use. */
-  readonly clock: Clock | undefined;
+  /** The clock both use (the system clock unless one was given). */
+  readonly clock: Clock;
 }
 
 /**
@@ -24,14 +24,14 @@ export interface Homecore {
  * and a `PluginRegistry`. Pass `runtimes: [new WasmRuntime(...)]` to run wasm plugins too.
  */
 export function createHomecore(options: HomecoreOptions = {}): Homecore {
-  const { core: givenCore, runtimes = [], clock, ...rest } = options;
-  const core = givenCore ?? new InMemoryCore(clock === undefined ? {} : { clock });
+  const { core: givenCore, runtimes = [], clock = systemClock, ...rest } = options;
+  const core = givenCore ?? new InMemoryCore({ clock });
   const registry = new PluginRegistry({
     ...rest,
     core,
     // A native runtime passed in replaces the default one.
     runtimes: runtimes.some((r) => r.kind === 'native') ? runtimes : [new InProcessRuntime(), ...runtimes],
-    ...(clock === undefined ? {} : { clock }),
+    clock,
   });
   return { core, registry, clock };
 }
