@@ -10,7 +10,8 @@ export const RESULT_MARKER = '@@bench-result@@ ';
  * - target: {max|min, unit, text} from DESIGN.md §6, or null for context-only rows;
  * - reference: the floor or peer {name, value, unit} the ratio is taken against, or null;
  * - ratio: value / reference (or reference / value when `ratioKind` is 'speedup');
- * - ratioTarget: {max|min, text} for ratio targets ("<= 2x the floor", ">= 10x faster").
+ * - ratioTarget: {max|min, text} for ratio targets ("<= 2x the floor", ">= 10x faster");
+ * - assess: false shows the target for comparison but keeps the verdict 'info' (another row carries it).
  */
 export function measure(fields) {
   const m = {
@@ -35,7 +36,7 @@ export function measure(fields) {
   const checks = [];
   if (m.target) checks.push(within(m.value, m.target));
   if (m.ratioTarget && m.ratio !== null) checks.push(within(m.ratio, m.ratioTarget));
-  if (checks.length > 0) m.verdict = checks.every(Boolean) ? 'met' : 'missed';
+  if (checks.length > 0 && fields.assess !== false) m.verdict = checks.every(Boolean) ? 'met' : 'missed';
   return m;
 }
 

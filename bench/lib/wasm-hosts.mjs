@@ -17,9 +17,9 @@ export async function temperatureWasm() {
   return (await loadWasmPlugin('temperature_alert')).bytes;
 }
 
-/** A WasmRuntime that accepts unsigned modules (the benchmark modules are not signed). */
-export function devRuntime() {
-  return new WasmRuntime({ trust: { mode: 'development', trustedKeys: [] }, warn: () => {} });
+/** A WasmRuntime that accepts unsigned modules (the benchmark modules are not signed); `options` adds e.g. `cacheDir`. */
+export function devRuntime(options = {}) {
+  return new WasmRuntime({ trust: { mode: 'development', trustedKeys: [] }, warn: () => {}, ...options });
 }
 
 /** The wasm manifest of alert `i` with the module hash of `bytes`. */
