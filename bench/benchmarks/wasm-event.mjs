@@ -5,8 +5,9 @@
 //   extism:  `await plugin.call('on_state_changed', bytes)` on the Extism build of the plugin (the
 //            same lazy reader and handler; only the ABI plumbing differs).
 // All three get the same pre-serialised event bytes (the registry serialises once per event).
-// Two inputs: in-band temperatures (parse + compare, no write) and above-high ones (one state write
-// into an InMemoryCore per event, through each host's own state-setting import).
+// Two inputs: in-band temperatures (entity id compared in place, new_state.state decoded and
+// compared, no write) and above-high ones (one state write into an InMemoryCore per event, through
+// each host's own state-setting import). Before timing, each host is checked to act alike.
 // Also: the same delivery end to end through a registry (core.setState + registry.idle()).
 import { InMemoryCore } from '@homecore/core';
 import { createDeliveredEvent } from '@homecore/registry';
@@ -55,8 +56,8 @@ async function compare(values, expected) {
   const r = await interleave(
     {
       sandbox: () => sampleAsync((i) => sandbox.handleEvent(delivered[i & 1]), n),
-      // Timed like the others (one awaited call per sample): an await between calls slows the
-      // guest's next call by a few µs on V8, so a sync loop would flatter the floor.
+      // Timed like the others (one awaited call per sample): an await between calls can slow the
+      // guest's next call on V8, so a sync loop could flatter the floor (its figure is in the notes).
       floor: () => sampleAsync(async (i) => callWithBytes(floor, 'hc_on_state_changed', payloads[i & 1]), n),
       floorSync: async () => sampleSync((i) => callWithBytes(floor, 'hc_on_state_changed', payloads[i & 1]), n, 1),
       extism: () => sampleAsync((i) => extism.call('on_state_changed', payloads[i & 1]), n / 4),
