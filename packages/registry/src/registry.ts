@@ -24,6 +24,7 @@ import {
 import { parseManifest, satisfiesMinVersion, type ResolvedManifest } from '@homecore/manifest';
 import { checkConfigData } from './config-schema.js';
 import { createPluginContext } from './context.js';
+import { subscriptionWarnings } from './coverage.js';
 import { discoverPlugins } from './discovery.js';
 import { SubscriptionIndex, createDeliveredEvent, subscriptionSelects, type IndexEntry } from './dispatch.js';
 import { dependencyOrder, findCycles, type DependencyNode } from './graph.js';
@@ -140,6 +141,7 @@ export class PluginRegistry {
         continue;
       }
       batch.set(id, { manifest, item });
+      for (const warning of subscriptionWarnings(manifest)) report.warnings.push(`${id}: ${warning}`);
     }
 
     const nodes = this.dependencyNodes();
@@ -187,7 +189,11 @@ export class PluginRegistry {
 
   /** Reads every plugin folder under `dir` (manifest, entry, optional config.json); loads nothing. */
   async discover(dir: string): Promise<DiscoveryReport> {
-    return discoverPlugins(dir);
+    const report = await discoverPlugins(dir);
+    for (const { manifest } of report.plugins) {
+      for (const warning of subscriptionWarnings(manifest)) report.warnings.push(`${manifest.domain}: ${warning}`);
+    }
+    return report;
   }
 
   /** Discovers the plugin folders under `dir` and loads them all (`discover` + `loadAll`). */
@@ -200,7 +206,8 @@ export class PluginRegistry {
       loaded: report.loaded,
       retrying: report.retrying,
       errors: [...found.errors, ...report.errors],
-      warnings: [...found.warnings, ...report.warnings],
+      // discover() and loadAll() both report subscriptions no permission covers: once is enough.
+      warnings: [...new Set([...found.warnings, ...report.warnings])],
     };
   }
 
@@ -374,6 +381,11 @@ export class PluginRegistry {
     return manifest;
   }
 
+  /** Reports manifest subscriptions that no permission lets through, as `warning` activity. */
+  private warnUncovered(manifest: ResolvedManifest): void {
+    for (const message of subscriptionWarnings(manifest)) this.emit({ type: 'warning', plugin: manifest.domain, message });
+  }
+
   private runtimeFor(manifest: ResolvedManifest): PluginRuntime {
     const runtime = this.runtimes.get(manifest.runtime);
     if (runtime !== undefined) return runtime;
@@ -405,6 +417,7 @@ export class PluginRegistry {
     this.bindPump(rec);
     this.records.set(id, rec);
     this.listenToCore();
+    this.warnUncovered(manifest);
 
     // Chained now, so a dependent loading concurrently waits for this setup through `rec.op`.
     await this.trackSetup(this.serialize(rec, async () => {
@@ -702,6 +715,7 @@ export class PluginRegistry {
     } catch (error) {
       throw this.reloadFailed(rec, error);
     }
+    if (next.manifest !== undefined) this.warnUncovered(manifest);
     const code = next.code ?? rec.code;
     const baseDir = next.baseDir ?? rec.baseDir;
     const old = rec.active;
