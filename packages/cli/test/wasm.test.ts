@@ -91,3 +91,36 @@ describe('homecore keygen and sign', () => {
     expect(bad.stderr).toContain('is not an Ed25519 private key');
   });
 });
+
+describe('the sandbox example', () => {
+  it('contains each misbehaving wasm plugin while the native one keeps working', async () => {
+    const sandbox = join(home, '..', 'sandbox');
+    for (const name of ['runaway_meter', 'hoarding_history', 'door_snoop']) {
+      if (!existsSync(join(sandbox, name, 'plugin.wasm'))) throw new Error(`examples/sandbox/${name}/plugin.wasm is missing: run "pnpm build" first`);
+    }
+    const result = await homecore('run', sandbox, '--scenario', join(sandbox, 'scenario.jsonl'), '--trust-key', demoKey, '--json');
+    expect(result.code).toBe(1);
+    const records = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const of = (type: string, plugin: string) => records.filter((r) => r.kind === 'activity' && r.type === type && r.plugin === plugin);
+    const summary = Object.fromEntries(records.at(-1).plugins.map((p: { plugin: string }) => [p.plugin, p]));
+
+    // The endless loop: stopped by fuel every time, backed off three times, then quarantined.
+    const runaway = of('handler_failed', 'runaway_meter');
+    expect(runaway.length).toBeGreaterThanOrEqual(12);
+    expect(runaway.every((r) => r.error.code === 'HC_ERR_WASM_FUEL_EXHAUSTED')).toBe(true);
+    expect(of('plugin_backoff', 'runaway_meter')).toHaveLength(3);
+    expect(of('plugin_quarantined', 'runaway_meter')).toHaveLength(1);
+    expect(summary.runaway_meter).toMatchObject({ health: 'quarantined', dropped: 1 });
+
+    // The memory hog: traps inside its 1 MiB and keeps being re-created.
+    expect(of('handler_failed', 'hoarding_history').every((r) => r.error.code === 'HC_ERR_WASM_TRAP')).toBe(true);
+    expect(summary.hoarding_history.delivered).toBe(summary.runaway_meter.delivered + 1);
+
+    // The snoop: refused and audited; the door was never unlocked.
+    expect(of('permission_denied', 'door_snoop')).toEqual([expect.objectContaining({ action: 'state:write', target: 'lock.front_door' })]);
+    expect(records.some((r) => r.type === 'state_written' && r.entity_id === 'lock.front_door')).toBe(false);
+
+    // The native plugin: every change delivered, both alerts written, no failure.
+    expect(summary.temperature_alert).toMatchObject({ delivered: 3, writes: 2, errors: 0, health: 'ok' });
+  });
+});

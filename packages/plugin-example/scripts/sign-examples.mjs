@@ -1,5 +1,5 @@
-// Pins and signs the wasm plugins of the example smart home with the committed DEMO key:
-// writes module_hash, module_signature and publisher_key into each wasm folder's manifest.json.
+// Pins and signs the wasm plugins of the examples (smart home and sandbox) with the committed DEMO
+// key: writes module_hash, module_signature and publisher_key into each wasm folder's manifest.json.
 // Run after `pnpm --filter @homecore/plugin-example build` (which stages plugin.wasm into the folders).
 // Format (docs/host-abi.md, "Signing and hashing"):
 //   module_hash      = "sha256:" + hex sha256 of the bytes
@@ -16,9 +16,14 @@ const rawPublicKey = createPublicKey(privateKey).export({ type: 'spki', format: 
 const publisherKey = `ed25519:${rawPublicKey.toString('base64')}`;
 await writeFile(join(home, 'keys/demo-publisher.pub'), `${publisherKey}\n`);
 
-for (const entry of await readdir(home, { withFileTypes: true })) {
-  if (!entry.isDirectory()) continue;
-  const manifestPath = join(home, entry.name, 'manifest.json');
+const sandbox = fileURLToPath(new URL('../../../examples/sandbox/', import.meta.url));
+const folders = [];
+for (const root of [home, sandbox]) {
+  for (const entry of await readdir(root, { withFileTypes: true })) if (entry.isDirectory()) folders.push({ root, name: entry.name });
+}
+
+for (const entry of folders) {
+  const manifestPath = join(entry.root, entry.name, 'manifest.json');
   let manifest;
   try {
     manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
@@ -26,7 +31,7 @@ for (const entry of await readdir(home, { withFileTypes: true })) {
     continue; // not a plugin folder
   }
   if (manifest.runtime !== 'wasm') continue;
-  const wasmPath = join(home, entry.name, manifest.entry ?? 'plugin.wasm');
+  const wasmPath = join(entry.root, entry.name, manifest.entry ?? 'plugin.wasm');
   let bytes;
   try {
     bytes = await readFile(wasmPath);

@@ -21,10 +21,12 @@ import {
 const BUILD = '`pnpm --filter @homecore/plugin-example build`';
 const RESIGN = '`pnpm --filter @homecore/plugin-example build && pnpm --filter @homecore/plugin-example sign-examples`';
 const HOME = fileURLToPath(new URL('../../../examples/smart-home/', import.meta.url));
+const SANDBOX = fileURLToPath(new URL('../../../examples/sandbox/', import.meta.url));
 const NAMES: readonly WasmPluginName[] = ['temperature_alert', 'motion_light'];
 
-function builtBytes(name: WasmPluginName): Uint8Array<ArrayBuffer> {
-  const path = fileURLToPath(wasmPlugins[name]);
+function builtBytes(name: string): Uint8Array<ArrayBuffer> {
+  // The reference plugins are exported by the package; the sandbox example's are built beside them.
+  const path = fileURLToPath(name in wasmPlugins ? wasmPlugins[name as WasmPluginName] : new URL(`../build/${name}.wasm`, import.meta.url));
   if (!existsSync(path)) throw new Error(`${path} is missing: run ${BUILD} before the tests`);
   return new Uint8Array(readFileSync(path));
 }
@@ -117,10 +119,13 @@ describe('examples/smart-home', () => {
   });
 
   it.each([
-    ['temperature_alert_wasm', 'temperature_alert'],
-    ['motion_light_wasm', 'motion_light'],
-  ] as const)('%s pins and signs the freshly built module', (folder, name) => {
-    const manifest = readJson(join(HOME, folder, 'manifest.json'));
+    ['temperature_alert_wasm', 'temperature_alert', HOME],
+    ['motion_light_wasm', 'motion_light', HOME],
+    ['runaway_meter', 'runaway_meter', SANDBOX],
+    ['hoarding_history', 'hoarding_history', SANDBOX],
+    ['door_snoop', 'door_snoop', SANDBOX],
+  ] as const)('%s pins and signs the freshly built module', (folder, name, root) => {
+    const manifest = readJson(join(root, folder, 'manifest.json'));
     const bytes = builtBytes(name);
     const hashHex = createHash('sha256').update(bytes).digest('hex');
     expect(
@@ -134,7 +139,7 @@ describe('examples/smart-home', () => {
     const signature = Buffer.from(String(manifest.module_signature).slice('ed25519:'.length), 'base64');
     expect(verify(null, message, key, signature), `the signature of ${folder} does not verify: run ${RESIGN}`).toBe(true);
     // The staged copy the demo loads is the same build.
-    const staged = join(HOME, folder, 'plugin.wasm');
+    const staged = join(root, folder, 'plugin.wasm');
     if (!existsSync(staged)) throw new Error(`${staged} is missing: run ${BUILD}, which stages it`);
     expect(readFileSync(staged).equals(Buffer.from(bytes)), `${staged} is stale: run ${BUILD}`).toBe(true);
   });
