@@ -78,6 +78,22 @@ export function createPluginContext(host: ContextHost): PluginContext {
     );
   };
 
+  /**
+   * A coded error from the core (an invalid entity id, an unknown service...) does not know which
+   * plugin made the call: re-thrown with the plugin and the hook that was running, so an author
+   * sees where the bad call came from. Errors that already name a plugin pass through.
+   */
+  const attributed = (error: unknown, hook: string | null): unknown => {
+    if (!(error instanceof HomecoreError) || error.plugin !== undefined) return error;
+    const message = error.hook === undefined ? error.message : error.message.replace(/^\[[^\]]*\] /, '');
+    return new HomecoreError(error.code, message, {
+      plugin,
+      ...(hook !== null ? { hook } : error.hook !== undefined ? { hook: error.hook } : {}),
+      ...(error.details !== undefined ? { details: error.details } : {}),
+      cause: error,
+    });
+  };
+
   const writeContext = (): EventContext =>
     core.createContext({ userId: `plugin:${plugin}`, parentId: host.parentContextId() });
 
@@ -101,7 +117,11 @@ export function createPluginContext(host: ContextHost): PluginContext {
     getState(entityId: string): EntityState | undefined {
       ensureOpen('getState');
       check('state:read', String(entityId));
-      return core.getState(entityId);
+      try {
+        return core.getState(entityId);
+      } catch (error) {
+        throw attributed(error, host.hook());
+      }
     },
 
     getStates(pattern?: string): EntityState[] {
@@ -116,10 +136,15 @@ export function createPluginContext(host: ContextHost): PluginContext {
     setState(entityId: string, state: string, attributes?: Attributes, options?: { forceUpdate?: boolean }): EntityState {
       ensureOpen('setState');
       check('state:write', String(entityId));
-      const written = core.setState(entityId, state, attributes, {
-        context: writeContext(),
-        forceUpdate: options?.forceUpdate === true,
-      });
+      let written: EntityState;
+      try {
+        written = core.setState(entityId, state, attributes, {
+          context: writeContext(),
+          forceUpdate: options?.forceUpdate === true,
+        });
+      } catch (error) {
+        throw attributed(error, host.hook());
+      }
       host.emit({ type: 'state_written', plugin, entity_id: written.entity_id, state: written.state });
       return written;
     },
@@ -127,7 +152,12 @@ export function createPluginContext(host: ContextHost): PluginContext {
     removeState(entityId: string): boolean {
       ensureOpen('removeState');
       check('state:write', String(entityId));
-      const removed = core.removeState(entityId, writeContext());
+      let removed: boolean;
+      try {
+        removed = core.removeState(entityId, writeContext());
+      } catch (error) {
+        throw attributed(error, host.hook());
+      }
       if (removed) host.emit({ type: 'state_removed', plugin, entity_id: entityId });
       return removed;
     },
@@ -141,10 +171,15 @@ export function createPluginContext(host: ContextHost): PluginContext {
       ensureOpen('callService');
       check('service:call', `${domain}.${service}`);
       host.emit({ type: 'service_called', plugin, domain, service });
-      return core.callService(domain, service, data, {
-        context: writeContext(),
-        returnResponse: options?.returnResponse === true,
-      });
+      const hook = host.hook(); // the hook that made the call, even if the service settles after it
+      try {
+        return await core.callService(domain, service, data, {
+          context: writeContext(),
+          returnResponse: options?.returnResponse === true,
+        });
+      } catch (error) {
+        throw attributed(error, hook);
+      }
     },
 
     registerService(service: string, handler: ServiceHandler): () => void {
@@ -155,7 +190,11 @@ export function createPluginContext(host: ContextHost): PluginContext {
     fireEvent(eventType: string, data: Record<string, JsonValue> = {}): void {
       ensureOpen('fireEvent');
       check('event:fire', String(eventType));
-      core.fireEvent(eventType, data, writeContext());
+      try {
+        core.fireEvent(eventType, data, writeContext());
+      } catch (error) {
+        throw attributed(error, host.hook());
+      }
       host.emit({ type: 'event_fired', plugin, event_type: eventType });
     },
 
