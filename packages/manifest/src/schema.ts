@@ -243,6 +243,9 @@ const schema = Type.Object(
           bytes_written_per_event: opt(positiveInt('Most bytes of state one event handler may write.')),
           setup_timeout_ms: opt(positiveInt('Setup timeout in milliseconds.')),
           teardown_timeout_ms: opt(positiveInt('Teardown timeout in milliseconds.')),
+          handler_timeout_ms: opt(
+            positiveInt('Longest an event handler, a service call routed to the plugin or a config update may take, in milliseconds.'),
+          ),
           queue_capacity: opt(positiveInt('Capacity of the plugin\'s event queue.')),
         },
         'HOMECORE: resource limits the plugin asks for; the host may lower them (the stricter wins).',

@@ -355,6 +355,17 @@ describe('validateManifest: HOMECORE fields', () => {
     expect(validateManifest(baseManifest({ limits: { memory_pages: 65536, fuel_per_call: 1 } })).ok).toBe(true);
   });
 
+  it('checks limits.handler_timeout_ms: a positive integer of milliseconds', () => {
+    for (const [value, rule] of [[0, 'minimum'], [2.5, 'type'], ['5000', 'type']] as const) {
+      expect(errorsOf(baseManifest({ limits: { handler_timeout_ms: value } })).map((e) => [e.pointer, e.rule])).toEqual([
+        ['/limits/handler_timeout_ms', rule],
+      ]);
+    }
+    const result = validateManifest(baseManifest({ limits: { handler_timeout_ms: 5000 } }));
+    expect(result.ok).toBe(true);
+    expect(result.ok && result.manifest.limits?.handler_timeout_ms).toBe(5000);
+  });
+
   it('checks services: slug names, unique, closed objects', () => {
     const errors = errorsOf(baseManifest({ services: [{ name: 'refresh' }, { name: 'Refresh!' }, { name: 'refresh', schema: [] }, { description: 'x', mode: 1 }] }));
     expect(issueAt(errors, '/services/1/name').rule).toBe('pattern');
