@@ -89,6 +89,21 @@ export class PluginRecord {
   /** Continuations of an async handler, made once per record so a delivery allocates no closure. */
   onHandled: () => void = noop;
   onHandlerFailed: (error: unknown) => void = noop;
+  /** The in-flight event handler was attached to the shared continuations above. */
+  sharedInFlight = false;
+  /** A timed-out handler still holds the shared continuations: their next call is its late result. */
+  sharedAbandoned = false;
+  /** Identifies the in-flight event for continuations made per delivery (while sharedAbandoned). */
+  asyncToken = 0;
+  /** The queued task (service call, config update, timer) running now. */
+  inFlightTask: QueuedTask | undefined = undefined;
+  /** Handler timeout: when the in-flight item started waiting on the registry clock (-1: nothing pending), and its limit. */
+  pendingSince = -1;
+  pendingLimit = Infinity;
+  /** One timer per record watches pending handlers; it re-arms itself rather than being set per event. */
+  watchdog: unknown = undefined;
+  watchdogAt = Infinity;
+  onWatchdog: () => void = noop;
   /** The bus event sequence this record last accepted, to receive each event once. */
   stamp = 0;
   /** Waiters for the pump to stop. */

@@ -51,6 +51,8 @@ const AUDIT_CAPACITY = 1000;
 /** Handler time is measured for every one of a plugin's first deliveries, then one in a stride. */
 const HANDLER_TIMING_ALWAYS = 64;
 const HANDLER_TIMING_STRIDE = 8;
+/** Default host cap on a handler's duration. */
+const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;
 /** Bound of an activation's memos of permission checks (cleared when full). */
 const PERMISSION_MEMO_CAPACITY = 1024;
 
@@ -71,13 +73,15 @@ export class PluginRegistry {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly policy: ResolvedPolicy;
-  private readonly hostLimits: { setupTimeoutMs: number; teardownTimeoutMs: number; queueCapacity: number };
+  private readonly hostLimits: { setupTimeoutMs: number; teardownTimeoutMs: number; queueCapacity: number; handlerTimeoutMs: number };
   private readonly homecoreVersion: string;
 
   private readonly records = new Map<PluginId, PluginRecord>();
   private readonly index = new SubscriptionIndex<Activation>();
   private readonly listeners = new Set<(activity: RegistryActivity) => void>();
   private readonly denials: PermissionDenial[] = [];
+  /** Timeouts already counted and reported by the queue, so their caller does not count them again. */
+  private readonly countedFailures = new WeakSet<object>();
   private unlisten: (() => void) | undefined;
   private eventsSeen = 0;
   private dispatchSeq = 0;
@@ -104,6 +108,7 @@ export class PluginRegistry {
       setupTimeoutMs: limits.setupTimeoutMs ?? DEFAULT_LIMITS.setupTimeoutMs,
       teardownTimeoutMs: limits.teardownTimeoutMs ?? DEFAULT_LIMITS.teardownTimeoutMs,
       queueCapacity: Math.max(1, limits.queueCapacity ?? DEFAULT_LIMITS.queueCapacity),
+      handlerTimeoutMs: Math.max(1, limits.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS),
     };
     this.homecoreVersion = options.homecoreVersion ?? HOMECORE_VERSION;
   }
@@ -670,6 +675,10 @@ export class PluginRegistry {
   private forget(rec: PluginRecord): void {
     rec.removed = true;
     this.clearTimers(rec);
+    // The watchdog outlives clearTimers: an unload waiting for a hung handler needs its timeout.
+    if (rec.watchdog !== undefined) this.clock.clearTimeout(rec.watchdog);
+    rec.watchdog = undefined;
+    rec.pendingSince = -1;
     rec.active = undefined;
     rec.pending = undefined;
     this.syncCoreServices(rec);
@@ -901,6 +910,7 @@ export class PluginRegistry {
   private handlerError(rec: PluginRecord, hook: string, failure: unknown): HomecoreError {
     const error = toHomecoreError(failure, ErrorCode.HANDLER_FAILED, { plugin: rec.id, hook });
     if (error.code === ErrorCode.PLUGIN_QUARANTINED || error.code === ErrorCode.SERVICE_NOT_FOUND) return error;
+    if (this.countedFailures.has(error)) return error;
     rec.errors++;
     this.emit({ type: 'handler_failed', plugin: rec.id, hook, error });
     return error;
@@ -1043,13 +1053,104 @@ export class PluginRegistry {
   /** Makes the continuations a record's async handlers resume its pump with (once per record). */
   private bindPump(rec: PluginRecord): void {
     rec.onHandled = () => {
-      this.eventSettled(rec, false, undefined);
-      this.pump(rec);
+      if (rec.sharedAbandoned) {
+        rec.sharedAbandoned = false; // the late result of a timed-out handler: ignored
+        return;
+      }
+      this.asyncEventDone(rec, false, undefined);
     };
     rec.onHandlerFailed = (error) => {
-      this.eventSettled(rec, true, error);
-      this.pump(rec);
+      if (rec.sharedAbandoned) {
+        rec.sharedAbandoned = false; // a timed-out handler's late rejection: swallowed
+        return;
+      }
+      this.asyncEventDone(rec, true, error);
     };
+    rec.onWatchdog = () => {
+      rec.watchdog = undefined;
+      rec.watchdogAt = Infinity;
+      if (rec.pendingSince < 0 || rec.removed) return;
+      const wait = rec.pendingSince + rec.pendingLimit - this.clock.now();
+      if (wait > 0) this.armWatchdog(rec, wait);
+      else this.handlerTimedOut(rec);
+    };
+  }
+
+  private asyncEventDone(rec: PluginRecord, failed: boolean, error: unknown): void {
+    rec.pendingSince = -1;
+    this.eventSettled(rec, failed, error);
+    this.pump(rec);
+  }
+
+  /** Waits for an event handler's promise, under the handler timeout. */
+  private awaitEvent(rec: PluginRecord, pending: PromiseLike<void>): void {
+    this.watchPending(rec);
+    // Promise.resolve is the identity for native promises and tames foreign thenables.
+    if (!rec.sharedAbandoned) {
+      rec.sharedInFlight = true;
+      Promise.resolve(pending).then(rec.onHandled, rec.onHandlerFailed);
+      return;
+    }
+    // Rare: a timed-out handler still holds the shared continuations, so this one gets its own.
+    rec.sharedInFlight = false;
+    const token = ++rec.asyncToken;
+    Promise.resolve(pending).then(
+      () => {
+        if (rec.asyncToken === token) this.asyncEventDone(rec, false, undefined);
+      },
+      (error: unknown) => {
+        if (rec.asyncToken === token) this.asyncEventDone(rec, true, error);
+      },
+    );
+  }
+
+  /** Starts the handler timeout for the item that is now pending. */
+  private watchPending(rec: PluginRecord): void {
+    const limit = Math.min(rec.manifest.limits?.handler_timeout_ms ?? Infinity, this.hostLimits.handlerTimeoutMs);
+    if (!Number.isFinite(limit)) return;
+    rec.pendingSince = this.clock.now();
+    rec.pendingLimit = limit;
+    const due = rec.pendingSince + limit;
+    if (rec.watchdog !== undefined && rec.watchdogAt <= due) return; // it fires first and re-arms for the rest
+    if (rec.watchdog !== undefined) this.clock.clearTimeout(rec.watchdog);
+    this.armWatchdog(rec, limit);
+  }
+
+  private armWatchdog(rec: PluginRecord, ms: number): void {
+    rec.watchdogAt = this.clock.now() + ms;
+    rec.watchdog = this.clock.setTimeout(rec.onWatchdog, ms);
+  }
+
+  /**
+   * The in-flight item outlived its limit: it fails with HC_ERR_HANDLER_TIMEOUT (counted and fed to
+   * the failure policy), its late result will be ignored, and the queue moves on.
+   */
+  private handlerTimedOut(rec: PluginRecord): void {
+    const limit = rec.pendingLimit;
+    rec.pendingSince = -1;
+    const task = rec.inFlightTask;
+    const hook = task !== undefined ? task.hook : rec.inFlightHook;
+    const error = new HomecoreError(
+      ErrorCode.HANDLER_TIMEOUT,
+      `${hook} did not finish within ${limit} ms, so the plugin's queue moved on without it: keep hooks short, ` +
+        'do slow work in the background (without awaiting it in the hook), or raise limits.handler_timeout_ms',
+      { plugin: rec.id, hook, details: { limitMs: limit } },
+    );
+    if (task !== undefined) {
+      rec.inFlightTask = undefined;
+      const activation = rec.active;
+      if (activation !== undefined) activation.hook = null;
+      this.countedFailures.add(error);
+      this.eventHandlerFailed(rec, hook, error);
+      task.reject(error);
+    } else if (rec.inFlight !== undefined) {
+      rec.asyncToken++;
+      if (rec.sharedInFlight) rec.sharedAbandoned = true;
+      this.eventSettled(rec, true, error);
+    } else {
+      return;
+    }
+    this.pump(rec);
   }
 
   /**
@@ -1072,8 +1173,7 @@ export class PluginRegistry {
         const pending = this.deliver(rec, activation, item);
         if (pending !== undefined) {
           waiting = true;
-          // Promise.resolve is the identity for native promises and tames foreign thenables.
-          Promise.resolve(pending).then(rec.onHandled, rec.onHandlerFailed);
+          this.awaitEvent(rec, pending);
           return;
         }
       }
@@ -1090,13 +1190,22 @@ export class PluginRegistry {
 
   private runTask(rec: PluginRecord, activation: Activation, task: QueuedTask): void {
     activation.hook = task.hook;
+    rec.inFlightTask = task;
+    this.watchPending(rec);
+    // After a timeout the task is no longer in flight: its late result is ignored, a late rejection swallowed.
     invoke(() => task.run(activation.instance)).then(
       (value) => {
+        if (rec.inFlightTask !== task) return;
+        rec.inFlightTask = undefined;
+        rec.pendingSince = -1;
         activation.hook = null;
         task.resolve(value);
         this.pump(rec);
       },
       (error: unknown) => {
+        if (rec.inFlightTask !== task) return;
+        rec.inFlightTask = undefined;
+        rec.pendingSince = -1;
         activation.hook = null;
         task.reject(error);
         this.pump(rec);

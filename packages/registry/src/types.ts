@@ -36,6 +36,12 @@ export interface RegistryLimits {
   teardownTimeoutMs?: number;
   /** Events queued per plugin before the oldest is dropped (default 1024). */
   queueCapacity?: number;
+  /**
+   * Longest an event handler, a service call routed to a plugin's queue or a config update may
+   * take before it fails with HC_ERR_HANDLER_TIMEOUT and the queue moves on (default 30 000 ms;
+   * `Infinity` turns it off).
+   */
+  handlerTimeoutMs?: number;
 }
 
 /** Options for `new PluginRegistry()`. */
