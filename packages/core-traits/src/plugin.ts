@@ -61,6 +61,12 @@ export interface PluginContext {
   fireEvent(eventType: string, data?: Record<string, JsonValue>): void;
   /** Adds subscriptions beyond the manifest's; needs `state:read` / `event:subscribe`. Returns an unsubscribe. */
   subscribe(subscription: Subscription): () => void;
+  /**
+   * Runs `callback` once after `ms` milliseconds of the host's clock (Home Assistant's
+   * `async_call_later`), in the plugin's queue so it never overlaps its other hooks; a throw counts
+   * as a handler failure. Returns a cancel function; pending timers die at teardown.
+   */
+  callLater(ms: number, callback: () => void | Promise<void>): () => void;
 }
 
 /**

@@ -48,6 +48,8 @@ export interface ContextHost {
   emit(activity: RegistryActivity): void;
   registerService(service: string, handler: ServiceHandler): () => void;
   subscribe(subscription: Subscription): () => void;
+  /** Starts a ctx.callLater timer (arguments already checked); returns its cancel. */
+  callLater(ms: number, callback: () => void | Promise<void>): () => void;
 }
 
 /**
@@ -196,6 +198,25 @@ export function createPluginContext(host: ContextHost): PluginContext {
         throw attributed(error, host.hook());
       }
       host.emit({ type: 'event_fired', plugin, event_type: eventType });
+    },
+
+    callLater(ms: number, callback: () => void | Promise<void>): () => void {
+      ensureOpen('callLater');
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || typeof callback !== 'function') {
+        throw new HomecoreError(
+          ErrorCode.OPERATION_NOT_ALLOWED,
+          `callLater needs a delay in ms (a finite number >= 0) and a callback function, got ` +
+            `${typeof ms === 'number' ? String(ms) : typeof ms} and ${typeof callback}`,
+          { plugin, hook: host.hook() ?? undefined },
+        );
+      }
+      if (host.signal.aborted) {
+        throw new HomecoreError(ErrorCode.OPERATION_NOT_ALLOWED, 'callLater after teardown started: timers die with the plugin', {
+          plugin,
+          hook: host.hook() ?? undefined,
+        });
+      }
+      return host.callLater(ms, callback);
     },
 
     subscribe(subscription: Subscription): () => void {

@@ -27,6 +27,8 @@ export interface Activation {
   readonly services: Map<string, ServiceHandler>;
   /** Manifest services routed to instance.handleServiceCall. */
   readonly routed: Set<string>;
+  /** Pending ctx.callLater timers (clock handles), cancelled at teardown. */
+  readonly timers: Set<unknown>;
   /** The hook running now, for audit records and error messages. */
   hook: string | null;
   /** The context id of the event being handled, the parent of the plugin's writes. */
@@ -44,6 +46,8 @@ export class QueuedTask {
     readonly run: (instance: PluginInstance) => Promise<unknown>,
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: unknown) => void,
+    /** A ctx.callLater callback: it feeds the failure policy and is dropped like an event in backoff or quarantine. */
+    readonly timer = false,
   ) {}
 }
 
@@ -100,7 +104,7 @@ export class PluginRecord {
   /** Handler timeout: when the in-flight item started waiting on the registry clock (-1: nothing pending), and its limit. */
   pendingSince = -1;
   pendingLimit = Infinity;
-  /** One timer per record watches pending handlers; it re-arms itself rather than being set per event. */
+  /** One timer per record watches pending handlers while its pump runs (re-arming itself, not set per event). */
   watchdog: unknown = undefined;
   watchdogAt = Infinity;
   onWatchdog: () => void = noop;

@@ -558,6 +558,7 @@ export class PluginRegistry {
       subscriptions: new Set(),
       services: new Map(),
       routed: new Set(),
+      timers: new Set(),
       hook: null,
       parentContextId: null,
       closed: false,
@@ -608,6 +609,7 @@ export class PluginRegistry {
     if (activation.closed) return;
     activation.closed = true;
     activation.abort.abort();
+    this.cancelTimers(activation);
     for (const entry of activation.subscriptions) this.index.remove(entry);
     activation.subscriptions.clear();
     activation.services.clear();
@@ -623,6 +625,7 @@ export class PluginRegistry {
   private async teardown(rec: PluginRecord, activation: Activation): Promise<HomecoreError | undefined> {
     const ms = Math.min(activation.manifest.limits?.teardown_timeout_ms ?? Infinity, this.hostLimits.teardownTimeoutMs);
     activation.abort.abort();
+    this.cancelTimers(activation);
     activation.hook = 'teardown';
     try {
       await withTimeout(invoke(() => activation.instance.teardown()), ms, this.clock, () =>
@@ -806,7 +809,42 @@ export class PluginRegistry {
       emit: (activity) => this.emit(activity),
       registerService: (service, handler) => this.registerService(activation, service, handler),
       subscribe: (subscription) => this.addSubscriptions(activation, subscription),
+      callLater: (ms, callback) => this.callLater(activation, ms, callback),
     });
+  }
+
+  /** A one-shot timer on the registry clock whose callback runs in the plugin's queue. */
+  private callLater(activation: Activation, ms: number, callback: () => void | Promise<void>): () => void {
+    const handle: unknown = this.clock.setTimeout(() => {
+      if (activation.timers.delete(handle)) this.timerFired(activation, callback);
+    }, ms);
+    activation.timers.add(handle);
+    return () => {
+      if (activation.timers.delete(handle)) this.clock.clearTimeout(handle);
+    };
+  }
+
+  private timerFired(activation: Activation, callback: () => void | Promise<void>): void {
+    const rec = activation.record;
+    if (activation.closed || rec.removed) return;
+    if (rec.health !== 'ok') {
+      this.countTimerDrop(rec, rec.health === 'backoff' ? 'backoff' : 'quarantined');
+      return;
+    }
+    // The callback runs only if its activation is still alive when its turn comes (a reload may intervene).
+    const run = (): unknown => (activation.closed ? undefined : callback());
+    rec.queue.push(new QueuedTask('callLater', run as () => Promise<unknown>, noop, noop, true));
+    this.schedulePump(rec);
+  }
+
+  private countTimerDrop(rec: PluginRecord, reason: DropReason): void {
+    rec.dropped[reason]++;
+    this.emit({ type: 'event_dropped', plugin: rec.id, event_type: 'callLater', reason });
+  }
+
+  private cancelTimers(activation: Activation): void {
+    for (const handle of activation.timers) this.clock.clearTimeout(handle);
+    activation.timers.clear();
   }
 
   private recordDenial(rec: PluginRecord, action: string, target: string, hook: string | null): void {
@@ -986,6 +1024,8 @@ export class PluginRegistry {
       if (isEvent(item)) {
         rec.queuedEvents--;
         if (reason !== undefined) this.countDrop(rec, item, reason);
+      } else if (item.timer) {
+        if (reason !== undefined) this.countTimerDrop(rec, reason);
       } else if (keepTasks) {
         rec.queue.push(item);
       } else {
@@ -1184,6 +1224,12 @@ export class PluginRegistry {
 
   private pumpStopped(rec: PluginRecord): void {
     rec.running = false;
+    // Nothing is pending once the pump stops: a watchdog left armed would only keep the process alive.
+    if (rec.watchdog !== undefined) {
+      this.clock.clearTimeout(rec.watchdog);
+      rec.watchdog = undefined;
+      rec.watchdogAt = Infinity;
+    }
     rec.notifyStopped();
     if (--this.busyPumps === 0) this.wakeIdle();
   }
@@ -1199,6 +1245,10 @@ export class PluginRegistry {
         rec.inFlightTask = undefined;
         rec.pendingSince = -1;
         activation.hook = null;
+        if (task.timer) {
+          rec.consecutiveFailures = 0;
+          rec.backoffs = 0;
+        }
         task.resolve(value);
         this.pump(rec);
       },
@@ -1207,6 +1257,7 @@ export class PluginRegistry {
         rec.inFlightTask = undefined;
         rec.pendingSince = -1;
         activation.hook = null;
+        if (task.timer) this.eventHandlerFailed(rec, task.hook, error);
         task.reject(error);
         this.pump(rec);
       },
@@ -1356,6 +1407,8 @@ export class PluginRegistry {
     };
   }
 }
+
+function noop(): void {}
 
 function mayReceive(activation: Activation, eventType: string, entityId: string | undefined): boolean {
   if (eventType === 'state_changed' || eventType === 'state_reported') {

@@ -148,7 +148,7 @@ export interface PluginStats {
   readonly reason: string | null;
   /** Events handed to the plugin's handlers. */
   readonly delivered: number;
-  /** Events not delivered, by reason. */
+  /** Events (and `ctx.callLater` callbacks) not delivered, by reason. */
   readonly dropped: Readonly<Record<DropReason, number>>;
   /** Handler, service and config-update failures. */
   readonly errors: number;
@@ -191,7 +191,10 @@ export interface PermissionDenial {
 /** Log levels of `log` activity. */
 export type ActivityLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-/** A typed stream of what the registry and its plugins do; the CLI prints it as its live log. */
+/**
+ * A typed stream of what the registry and its plugins do; the CLI prints it as its live log.
+ * `event_dropped` with `event_type: "callLater"` is a `ctx.callLater` callback dropped in backoff or quarantine.
+ */
 export type RegistryActivity =
   | { type: 'plugin_loaded'; plugin: PluginId; runtime: RuntimeKind }
   | { type: 'plugin_unloaded'; plugin: PluginId }
