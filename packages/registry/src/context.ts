@@ -48,6 +48,8 @@ export interface ContextHost {
   emit(activity: RegistryActivity): void;
   registerService(service: string, handler: ServiceHandler): () => void;
   subscribe(subscription: Subscription): () => void;
+  /** Counts what the plugin did through its context, for stats(). */
+  acted(action: 'write' | 'serviceCall' | 'eventFired'): void;
   /** Starts a ctx.callLater timer (arguments already checked); returns its cancel. */
   callLater(ms: number, callback: () => void | Promise<void>): () => void;
 }
@@ -147,6 +149,7 @@ export function createPluginContext(host: ContextHost): PluginContext {
       } catch (error) {
         throw attributed(error, host.hook());
       }
+      host.acted('write');
       host.emit({ type: 'state_written', plugin, entity_id: written.entity_id, state: written.state });
       return written;
     },
@@ -160,7 +163,10 @@ export function createPluginContext(host: ContextHost): PluginContext {
       } catch (error) {
         throw attributed(error, host.hook());
       }
-      if (removed) host.emit({ type: 'state_removed', plugin, entity_id: entityId });
+      if (removed) {
+        host.acted('write');
+        host.emit({ type: 'state_removed', plugin, entity_id: entityId });
+      }
       return removed;
     },
 
@@ -172,6 +178,7 @@ export function createPluginContext(host: ContextHost): PluginContext {
     ): Promise<unknown> {
       ensureOpen('callService');
       check('service:call', `${domain}.${service}`);
+      host.acted('serviceCall');
       host.emit({ type: 'service_called', plugin, domain, service });
       const hook = host.hook(); // the hook that made the call, even if the service settles after it
       try {
@@ -197,6 +204,7 @@ export function createPluginContext(host: ContextHost): PluginContext {
       } catch (error) {
         throw attributed(error, host.hook());
       }
+      host.acted('eventFired');
       host.emit({ type: 'event_fired', plugin, event_type: eventType });
     },
 

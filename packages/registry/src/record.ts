@@ -124,6 +124,10 @@ export class PluginRecord {
   errors = 0;
   serviceCalls = 0;
   denials = 0;
+  /** What the plugin did through its context: state writes and removes, services called, events fired. */
+  writes = 0;
+  servicesCalled = 0;
+  eventsFired = 0;
   readonly durations = new DurationWindow();
 
   constructor(id: string, manifest: ResolvedManifest, code: PluginCode, baseDir: string | undefined, runtime: PluginRuntime, entry: ConfigEntry) {

@@ -312,7 +312,10 @@ export class PluginRegistry {
     return this.records.get(id)?.entry;
   }
 
-  /** Per-plugin figures: deliveries, drops by reason, errors, handler time, queue depth, state, denials, runtime stats. */
+  /**
+   * Per-plugin figures: deliveries, drops by reason, errors, handler time, queue depth, state,
+   * denials, what the plugin did (writes, services called, events fired) and runtime stats.
+   */
   stats(): RegistryStats {
     const plugins: Record<PluginId, PluginStats> = {};
     for (const rec of this.records.values()) plugins[rec.id] = this.pluginStats(rec);
@@ -810,6 +813,11 @@ export class PluginRegistry {
       registerService: (service, handler) => this.registerService(activation, service, handler),
       subscribe: (subscription) => this.addSubscriptions(activation, subscription),
       callLater: (ms, callback) => this.callLater(activation, ms, callback),
+      acted: (action) => {
+        if (action === 'write') rec.writes++;
+        else if (action === 'serviceCall') rec.servicesCalled++;
+        else rec.eventsFired++;
+      },
     });
   }
 
@@ -1400,6 +1408,9 @@ export class PluginRegistry {
       dropped: { ...rec.dropped },
       errors: rec.errors,
       serviceCalls: rec.serviceCalls,
+      writes: rec.writes,
+      servicesCalled: rec.servicesCalled,
+      eventsFired: rec.eventsFired,
       handlerMs: rec.durations.summary(),
       queueDepth: rec.queuedEvents,
       permissionDenials: rec.denials,

@@ -154,6 +154,12 @@ export interface PluginStats {
   readonly errors: number;
   /** Calls to services the plugin registered. */
   readonly serviceCalls: number;
+  /** State writes and removes the plugin made through its context. */
+  readonly writes: number;
+  /** Services the plugin called through its context (denied calls not counted). */
+  readonly servicesCalled: number;
+  /** Events the plugin fired through its context. */
+  readonly eventsFired: number;
   /**
    * Event handler durations over the recent window (512 samples), in ms. Every one of a plugin's
    * first 64 deliveries is timed, then one in 8 (a clock read costs about as much as a small handler).
