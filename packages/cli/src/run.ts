@@ -32,20 +32,11 @@ export async function runPlugins(options: RunOptions): Promise<number> {
   core.listen((event: BusEvent) => {
     eventCounts[event.event_type] = (eventCounts[event.event_type] ?? 0) + 1;
   });
-  const actions = new Map<string, { writes: number; serviceCalls: number; eventsFired: number }>();
-  const actionsOf = (plugin: string) => {
-    let a = actions.get(plugin);
-    if (a === undefined) actions.set(plugin, (a = { writes: 0, serviceCalls: 0, eventsFired: 0 }));
-    return a;
-  };
   let errors = 0;
   const failedSetups = new Set<string>();
   const unlisten = registry.on((activity: RegistryActivity) => {
     if (activity.type === 'setup_failed') failedSetups.add(activity.plugin);
-    if (activity.type === 'state_written' || activity.type === 'state_removed') actionsOf(activity.plugin).writes++;
-    else if (activity.type === 'service_called') actionsOf(activity.plugin).serviceCalls++;
-    else if (activity.type === 'event_fired') actionsOf(activity.plugin).eventsFired++;
-    else if (activity.type === 'handler_failed' || activity.type === 'setup_failed' || activity.type === 'teardown_failed') errors++;
+    if (activity.type === 'handler_failed' || activity.type === 'setup_failed' || activity.type === 'teardown_failed') errors++;
     out.activity(activity);
   });
 
@@ -72,7 +63,6 @@ export async function runPlugins(options: RunOptions): Promise<number> {
   const stats = registry.stats();
   const plugins: PluginSummaryLine[] = registry.list().map((p) => {
     const s = stats.plugins[p.id];
-    const a = actions.get(p.id) ?? { writes: 0, serviceCalls: 0, eventsFired: 0 };
     return {
       plugin: p.id,
       runtime: p.runtime,
@@ -84,7 +74,9 @@ export async function runPlugins(options: RunOptions): Promise<number> {
       errors: s?.errors ?? 0,
       denials: s?.permissionDenials ?? 0,
       servicesHandled: s?.serviceCalls ?? 0,
-      ...a,
+      writes: s?.writes ?? 0,
+      serviceCalls: s?.servicesCalled ?? 0,
+      eventsFired: s?.eventsFired ?? 0,
       handlerP50Ms: s?.handlerMs.p50 ?? 0,
       handlerP99Ms: s?.handlerMs.p99 ?? 0,
     };

@@ -226,6 +226,7 @@ export function stubContext(m: PluginManifest = manifest(), onWrite?: (entityId:
       return undefined;
     },
     registerService: () => () => undefined,
+    callLater: () => () => undefined,
     fireEvent(type, data = {}) {
       need('event:fire', type);
       record.events.push({ type, data });
