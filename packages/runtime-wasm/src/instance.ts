@@ -143,13 +143,26 @@ export class WasmPluginInstance implements PluginInstance {
     });
   }
 
-  async handleEvent(delivered: DeliveredEvent): Promise<void> {
+  /**
+   * The guest call is synchronous, so a delivery that succeeds returns nothing: no promise and no
+   * microtask per plugin per event. A failure comes back as a rejected promise; a call that finds
+   * the instance busy waits its turn.
+   */
+  handleEvent(delivered: DeliveredEvent): void | Promise<void> {
     const hook = delivered.event.event_type === EventType.STATE_CHANGED ? GuestExport.ON_STATE_CHANGED : GuestExport.ON_EVENT;
-    if (!this.init.exportNames.has(hook)) return;
-    return this.exclusive(() => {
+    if (!this.init.exportNames.has(hook)) return undefined;
+    const run = (): void => {
       this.restoreIfNeeded();
       this.expectOk(hook, this.invoke(hook, delivered.bytes()));
-    });
+    };
+    if (this.busy) return this.exclusive(run);
+    try {
+      this.busy = true;
+      this.holding(run);
+      return undefined;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async handleServiceCall(call: ServiceCall): Promise<unknown> {
@@ -200,6 +213,11 @@ export class WasmPluginInstance implements PluginInstance {
   private async exclusive<T>(fn: () => T): Promise<T> {
     if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.busy = true;
+    return this.holding(fn);
+  }
+
+  /** Runs `fn` while this caller holds the instance, then hands it to the next waiter or frees it. */
+  private holding<T>(fn: () => T): T {
     try {
       if (this.disposed) {
         throw new HomecoreError(ErrorCode.OPERATION_NOT_ALLOWED, 'the wasm instance was disposed: load the plugin again', { plugin: this.plugin });

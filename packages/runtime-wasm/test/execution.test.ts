@@ -266,7 +266,7 @@ describe('re-entrancy', () => {
     const m = manifest();
     const instance = await devRuntime().runtime.load(wat(guest({ body })), m);
     // A naive host that delivers synchronously from inside the write.
-    const nested: Promise<void>[] = [];
+    const nested: (void | Promise<void>)[] = [];
     const box: { target?: WasmPluginInstance } = {};
     const stub = stubContext(m, () => {
       if (box.target) nested.push(box.target.handleEvent(delivered('my_event')));

@@ -242,7 +242,7 @@ export function stubContext(m: PluginManifest = manifest(), onWrite?: (entityId:
 }
 
 /** Resolves to the thrown error, or fails the test when nothing is thrown. */
-export async function rejection(promise: Promise<unknown>): Promise<HomecoreError> {
+export async function rejection(promise: unknown): Promise<HomecoreError> {
   try {
     await promise;
   } catch (err) {
@@ -252,7 +252,7 @@ export async function rejection(promise: Promise<unknown>): Promise<HomecoreErro
 }
 
 /** The status a probe returned: 0 when the call resolved, else the WASM_STATUS details. */
-export async function statusOf(promise: Promise<unknown>): Promise<number> {
+export async function statusOf(promise: unknown): Promise<number> {
   try {
     await promise;
     return 0;
