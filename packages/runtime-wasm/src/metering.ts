@@ -36,10 +36,34 @@ export const METERING_FORMAT_VERSION = 1;
 const ALWAYS_INLINE_MAX_SIZE = 40;
 
 let binaryenLoading: Promise<Binaryen> | undefined;
+/** While set, what binaryen prints is collected here instead of reaching the host's console. */
+let captured: string[] | undefined;
 
-/** Starts importing binaryen (once per process); later calls share the same import. */
+/**
+ * Starts importing binaryen (once per process); later calls share the same import. binaryen's
+ * runtime binds `console.log` / `console.error` for its output while it loads, so they are routed
+ * through `captured` for that moment: its validator messages never land in the host's output.
+ */
 export function loadBinaryen(): Promise<Binaryen> {
-  binaryenLoading ??= import('binaryen').then((m) => m.default);
+  binaryenLoading ??= (async () => {
+    const { log, error, warn } = console;
+    const route =
+      (fallback: (...args: unknown[]) => void) =>
+      (...args: unknown[]): void => {
+        if (captured === undefined) fallback.apply(console, args);
+        else captured.push(args.map(String).join(' '));
+      };
+    console.log = route(log);
+    console.error = route(error);
+    console.warn = route(warn);
+    try {
+      return (await import('binaryen')).default;
+    } finally {
+      console.log = log;
+      console.error = error;
+      console.warn = warn;
+    }
+  })();
   return binaryenLoading;
 }
 
@@ -63,22 +87,15 @@ export function binaryenVersion(): string {
   return binaryenVersionText;
 }
 
-/** Runs `fn` while capturing what binaryen prints (its validator writes to stdout). */
+/** Runs `fn` while collecting what binaryen prints (its validator reports through its console). */
 function capturingOutput<T>(fn: () => T): { value: T; output: string } {
-  let output = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  const capture = (chunk: unknown): boolean => {
-    output += String(chunk);
-    return true;
-  };
-  process.stdout.write = capture as typeof process.stdout.write;
-  process.stderr.write = capture as typeof process.stderr.write;
+  const lines: string[] = [];
+  captured = lines;
   try {
-    return { value: fn(), output };
+    const value = fn();
+    return { value, output: lines.join('\n') };
   } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
+    captured = undefined;
   }
 }
 
