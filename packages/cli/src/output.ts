@@ -34,6 +34,17 @@ export interface PluginSummaryLine {
   eventsFired: number;
   handlerP50Ms: number;
   handlerP99Ms: number;
+  /** Linear memory in use, for wasm plugins. */
+  memoryKiB: number | null;
+}
+
+/** Refused calls of one kind, from the registry's audit trail. */
+export interface DenialLine {
+  plugin: string;
+  action: string;
+  target: string;
+  hook: string | null;
+  count: number;
 }
 
 /** What `homecore run` ends with. */
@@ -42,6 +53,8 @@ export interface RunSummary {
   steps: number;
   errors: number;
   plugins: PluginSummaryLine[];
+  /** The audit trail, grouped. */
+  denials: DenialLine[];
 }
 
 type Write = (text: string) => void;
@@ -136,14 +149,18 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
       write(`\nSummary: ${s.steps} scenario steps, ${Object.values(s.events).reduce((a, b) => a + b, 0)} events, ${s.errors === 0 ? green('no errors') : red(`${s.errors} error(s)`)}\n`);
       const events = Object.entries(s.events).sort((a, b) => b[1] - a[1]);
       if (events.length > 0) write(`  events: ${events.map(([type, n]) => `${type} ${n}`).join(', ')}\n`);
-      const header = ['plugin', 'runtime', 'state', 'health', 'delivered', 'dropped', 'errors', 'denied', 'served', 'writes', 'calls', 'fired', 'p50 ms', 'p99 ms'];
+      const header = ['plugin', 'runtime', 'state', 'health', 'delivered', 'dropped', 'errors', 'denied', 'served', 'writes', 'calls', 'fired', 'p50 ms', 'p99 ms', 'memory'];
       // Health describes event handling, which only a loaded plugin does.
-      const rows = s.plugins.map((p) => [p.plugin, p.runtime, p.state, p.state === 'loaded' ? p.health : '-', p.delivered, p.dropped, p.errors, p.denials, p.servicesHandled, p.writes, p.serviceCalls, p.eventsFired, p.handlerP50Ms.toFixed(3), p.handlerP99Ms.toFixed(3)].map(String));
+      const rows = s.plugins.map((p) => [p.plugin, p.runtime, p.state, p.state === 'loaded' ? p.health : '-', p.delivered, p.dropped, p.errors, p.denials, p.servicesHandled, p.writes, p.serviceCalls, p.eventsFired, p.handlerP50Ms.toFixed(3), p.handlerP99Ms.toFixed(3), p.memoryKiB === null ? '-' : `${p.memoryKiB} KiB`].map(String));
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
       const fmt = (cells: string[]) => `  ${cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`;
       write(dim(fmt(header)));
       for (const r of rows) write(fmt(r));
       for (const p of s.plugins) if (p.reason) write(`  ${yellow(p.plugin)}: ${p.reason}\n`);
+      if (s.denials.length > 0) {
+        write(`\nPermission denials (audit trail):\n`);
+        for (const d of s.denials) write(`  ${yellow(d.plugin)} ${d.action} ${d.target}${d.hook ? ` in ${d.hook}` : ''}${d.count > 1 ? ` (${d.count} times)` : ''}\n`);
+      }
     },
   };
 }

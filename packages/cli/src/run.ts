@@ -1,6 +1,6 @@
 import type { BusEvent } from '@homecore/core-traits';
 import type { RegistryActivity } from '@homecore/registry';
-import { describeStep, type PluginSummaryLine, type RunOutput } from './output.js';
+import { describeStep, type DenialLine, type PluginSummaryLine, type RunOutput } from './output.js';
 import { ScenarioClock } from './clock.js';
 import { openHouse, readScenario, replay, requireDirectory } from './house.js';
 import type { ScenarioStep } from './scenario.js';
@@ -79,9 +79,17 @@ export async function runPlugins(options: RunOptions): Promise<number> {
       eventsFired: s?.eventsFired ?? 0,
       handlerP50Ms: s?.handlerMs.p50 ?? 0,
       handlerP99Ms: s?.handlerMs.p99 ?? 0,
+      memoryKiB: typeof s?.runtime.memoryPages === 'number' ? s.runtime.memoryPages * 64 : null,
     };
   });
-  out.summary({ events: eventCounts, steps: steps.length, errors, plugins });
+  const denials = new Map<string, DenialLine>();
+  for (const d of registry.audit()) {
+    const key = `${d.plugin}\0${d.action}\0${d.target}\0${d.hook ?? ''}`;
+    const line = denials.get(key);
+    if (line) line.count++;
+    else denials.set(key, { plugin: d.plugin, action: d.action, target: d.target, hook: d.hook, count: 1 });
+  }
+  out.summary({ events: eventCounts, steps: steps.length, errors, plugins, denials: [...denials.values()] });
   // Teardown after the summary, so the summary shows the house as the scenario left it;
   // only teardown failures are worth a line now.
   unlisten();

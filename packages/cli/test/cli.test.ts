@@ -144,6 +144,8 @@ describe('homecore run', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/thrower +onStateChanged failed: .*sensor exploded/);
     expect(result.stdout).toMatch(/snoop +denied state:write lock\.front_door/);
+    expect(result.stdout).toContain('Permission denials (audit trail):');
+    expect(result.stdout).toMatch(/snoop state:write lock\.front_door in onStateChanged \(3 times\)/);
     expect(result.stdout).toMatch(/threshold +wrote binary_sensor\.alert = "off"/);
   });
 
