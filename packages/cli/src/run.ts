@@ -79,7 +79,8 @@ export async function runPlugins(options: RunOptions): Promise<number> {
       eventsFired: s?.eventsFired ?? 0,
       handlerP50Ms: s?.handlerMs.p50 ?? 0,
       handlerP99Ms: s?.handlerMs.p99 ?? 0,
-      memoryKiB: typeof s?.runtime.memoryPages === 'number' ? s.runtime.memoryPages * 64 : null,
+      // 0 pages means no live instance (discarded after a trap, re-created on the next call).
+      memoryKiB: typeof s?.runtime.memoryPages === 'number' && s.runtime.memoryPages > 0 ? s.runtime.memoryPages * 64 : null,
     };
   });
   const denials = new Map<string, DenialLine>();
