@@ -1,11 +1,8 @@
 import {
   CONFIG_ENTRY_RECOVERABLE,
-  DEFAULT_LIMITS,
   ErrorCode,
-  HOMECORE_VERSION,
   HomecoreError,
   PermissionSet,
-  systemClock,
   toHomecoreError,
   type BusEvent,
   type Clock,
@@ -21,16 +18,29 @@ import {
   type ServiceHandler,
   type Subscription,
 } from '@homecore/core-traits';
-import { parseManifest, satisfiesMinVersion, type ResolvedManifest } from '@homecore/manifest';
+import type { ResolvedManifest } from '@homecore/manifest';
+import { Bookkeeping, statsOf, summaryOf } from './bookkeeping.js';
+import { newEntry, updatedEntry } from './config-entry.js';
 import { checkConfigData } from './config-schema.js';
 import { createPluginContext } from './context.js';
 import { subscriptionWarnings } from './coverage.js';
+import {
+  cycleError,
+  dependencyFailedError,
+  dependencyNodes,
+  dependentsOf,
+  duplicateError,
+  loadInDependencyOrder,
+  missingError,
+  nodeOf,
+} from './dependencies.js';
 import { discoverPlugins } from './discovery.js';
 import { SubscriptionIndex, createDeliveredEvent, subscriptionSelects, type IndexEntry } from './dispatch.js';
-import { dependencyOrder, findCycles, type DependencyNode } from './graph.js';
+import { dependencyOrder, findCycles } from './graph.js';
+import { IdleTracker } from './idle.js';
 import { PluginRecord, QueuedTask, type Activation, type QueueItem } from './record.js';
+import { resolveSettings, type HostLimits, type ResolvedPolicy } from './settings.js';
 import type {
-  ConfigEntryInit,
   ConfigEntryUpdate,
   DiscoveryReport,
   DropReason,
@@ -45,22 +55,14 @@ import type {
   RegistryStats,
   ReloadSource,
 } from './types.js';
-import { invoke, isoTime, messageOf, ulid, withTimeout } from './util.js';
+import { invoke, messageOf, withTimeout } from './util.js';
+import { runtimeFor, validateManifest } from './validation.js';
 
-const AUDIT_CAPACITY = 1000;
 /** Handler time is measured for every one of a plugin's first deliveries, then one in a stride. */
 const HANDLER_TIMING_ALWAYS = 64;
 const HANDLER_TIMING_STRIDE = 8;
-/** Default host cap on a handler's duration. */
-const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;
 /** Bound of an activation's memos of permission checks (cleared when full). */
 const PERMISSION_MEMO_CAPACITY = 1024;
-
-interface ResolvedPolicy {
-  maxConsecutiveFailures: number;
-  backoffMs: number;
-  quarantineAfterBackoffs: number;
-}
 
 /**
  * The heart of HOMECORE: loads plugins through the runtime their manifest names, orders them by
@@ -73,44 +75,30 @@ export class PluginRegistry {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly policy: ResolvedPolicy;
-  private readonly hostLimits: { setupTimeoutMs: number; teardownTimeoutMs: number; queueCapacity: number; handlerTimeoutMs: number };
+  private readonly hostLimits: HostLimits;
   private readonly homecoreVersion: string;
 
   private readonly records = new Map<PluginId, PluginRecord>();
   private readonly index = new SubscriptionIndex<Activation>();
-  private readonly listeners = new Set<(activity: RegistryActivity) => void>();
-  private readonly denials: PermissionDenial[] = [];
+  private readonly book: Bookkeeping;
+  private readonly idleTracker = new IdleTracker();
   /** Timeouts already counted and reported by the queue, so their caller does not count them again. */
   private readonly countedFailures = new WeakSet<object>();
   private unlisten: (() => void) | undefined;
   private eventsSeen = 0;
   private dispatchSeq = 0;
-  /** Records scheduled or pumping; idle() is immediate when this and busySetups are 0. */
-  private busyPumps = 0;
-  /** Setups requested and not yet settled (loads, timer-started retries, reloads). */
-  private busySetups = 0;
   private scheduledPumps: PluginRecord[] = [];
-  private idleWaiters: (() => void)[] = [];
 
   constructor(options: RegistryOptions) {
-    this.core = options.core;
-    this.runtimes = new Map(options.runtimes.map((r) => [r.kind, r]));
-    this.clock = options.clock ?? systemClock;
-    this.random = options.random ?? Math.random;
-    const policy = options.failurePolicy ?? {};
-    this.policy = {
-      maxConsecutiveFailures: Math.max(1, policy.maxConsecutiveFailures ?? 3),
-      backoffMs: Math.max(0, policy.backoffMs ?? 1000),
-      quarantineAfterBackoffs: Math.max(0, policy.quarantineAfterBackoffs ?? 3),
-    };
-    const limits = options.limits ?? {};
-    this.hostLimits = {
-      setupTimeoutMs: limits.setupTimeoutMs ?? DEFAULT_LIMITS.setupTimeoutMs,
-      teardownTimeoutMs: limits.teardownTimeoutMs ?? DEFAULT_LIMITS.teardownTimeoutMs,
-      queueCapacity: Math.max(1, limits.queueCapacity ?? DEFAULT_LIMITS.queueCapacity),
-      handlerTimeoutMs: Math.max(1, limits.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS),
-    };
-    this.homecoreVersion = options.homecoreVersion ?? HOMECORE_VERSION;
+    const settings = resolveSettings(options);
+    this.core = settings.core;
+    this.runtimes = settings.runtimes;
+    this.clock = settings.clock;
+    this.random = settings.random;
+    this.policy = settings.policy;
+    this.hostLimits = settings.limits;
+    this.homecoreVersion = settings.homecoreVersion;
+    this.book = new Bookkeeping(this.clock);
   }
 
   // ---------------------------------------------------------------- loading
@@ -130,66 +118,10 @@ export class PluginRegistry {
    * concurrently. A plugin's failure is collected in the report and fails only its dependents.
    */
   async loadAll(items: readonly LoadItem[]): Promise<LoadReport> {
-    const report: LoadReport = { loaded: [], retrying: [], errors: [], warnings: [] };
-    const batch = new Map<string, { manifest: ResolvedManifest; item: LoadItem; error?: HomecoreError }>();
-    for (const item of items) {
-      let manifest: ResolvedManifest;
-      try {
-        manifest = this.validate(item.manifest);
-      } catch (error) {
-        report.errors.push(toHomecoreError(error, ErrorCode.MANIFEST_INVALID));
-        continue;
-      }
-      const id = manifest.domain;
-      if (batch.has(id) || this.records.has(id)) {
-        report.errors.push(duplicateError(id));
-        continue;
-      }
-      batch.set(id, { manifest, item });
-      for (const warning of subscriptionWarnings(manifest)) report.warnings.push(`${id}: ${warning}`);
-    }
-
-    const nodes = this.dependencyNodes();
-    for (const [id, { manifest }] of batch) nodes.set(id, nodeOf(manifest));
-    for (const [id, entry] of batch) {
-      const missing = (entry.manifest.dependencies ?? []).filter((d) => !nodes.has(d));
-      if (missing.length > 0) entry.error = missingError(id, missing);
-    }
-    for (const cycle of findCycles(nodes)) {
-      for (const id of new Set(cycle)) {
-        const entry = batch.get(id);
-        if (entry !== undefined && entry.error === undefined) entry.error = cycleError(id, cycle);
-      }
-    }
-
-    // One promise per plugin, created before any runs, so a plugin can wait for its dependencies.
-    const outcome = new Map<string, { promise: Promise<boolean>; settle: (ok: boolean) => void }>();
-    for (const id of batch.keys()) {
-      let settle!: (ok: boolean) => void;
-      const promise = new Promise<boolean>((resolve) => (settle = resolve));
-      outcome.set(id, { promise, settle });
-    }
-    const run = async (id: string): Promise<void> => {
-      const { manifest, item, error } = batch.get(id)!;
-      const own = outcome.get(id)!;
-      try {
-        if (error !== undefined) throw error;
-        const waitFor = [...(manifest.dependencies ?? []), ...(manifest.after_dependencies ?? [])].filter((d) => outcome.has(d));
-        const results = await Promise.all(waitFor.map((d) => outcome.get(d)!.promise));
-        const failed = waitFor.filter((d, i) => !results[i] && (manifest.dependencies ?? []).includes(d));
-        if (failed.length > 0) throw dependencyFailedError(id, failed.map((d) => `${d} (${this.records.get(d)?.entry.state ?? 'not loaded'})`));
-        await this.loadValidated(manifest, item.code, item, false);
-        const state = this.records.get(id)?.entry.state;
-        if (state === 'loaded') report.loaded.push(id);
-        else report.retrying.push(id);
-        own.settle(state === 'loaded');
-      } catch (failure) {
-        report.errors.push(toHomecoreError(failure, ErrorCode.SETUP_FAILED, { plugin: id }));
-        own.settle(false);
-      }
-    };
-    await Promise.all([...batch.keys()].map(run));
-    return report;
+    return loadInDependencyOrder(items, this.records, {
+      validate: (input) => this.validate(input),
+      load: (manifest, code, options, checkCycles) => this.loadValidated(manifest, code, options, checkCycles),
+    });
   }
 
   /** Reads every plugin folder under `dir` (manifest, entry, optional config.json); loads nothing. */
@@ -225,7 +157,7 @@ export class PluginRegistry {
    */
   async unload(id: PluginId, options: { cascade?: boolean } = {}): Promise<void> {
     const rec = this.require(id);
-    const dependents = this.dependentsOf(id);
+    const dependents = dependentsOf(this.records, id);
     if (dependents.length > 0) {
       if (options.cascade !== true) {
         throw new HomecoreError(
@@ -244,7 +176,7 @@ export class PluginRegistry {
 
   /** Unloads every plugin in reverse dependency order; every teardown runs, failures are reported as activity. */
   async unloadAll(): Promise<void> {
-    const order = dependencyOrder(this.dependencyNodes()).reverse();
+    const order = dependencyOrder(dependencyNodes(this.records)).reverse();
     for (const id of order) {
       const rec = this.records.get(id);
       if (rec !== undefined) await this.serialize(rec, () => this.unloadLocked(rec));
@@ -259,7 +191,7 @@ export class PluginRegistry {
    */
   async reload(id: PluginId, next: ReloadSource = {}): Promise<void> {
     const rec = this.require(id);
-    await this.trackSetup(this.serialize(rec, () => this.reloadLocked(rec, next)));
+    await this.idleTracker.trackSetup(this.serialize(rec, () => this.reloadLocked(rec, next)));
   }
 
   /**
@@ -271,18 +203,10 @@ export class PluginRegistry {
     const rec = this.require(id);
     await this.serialize(rec, async () => {
       if (update.data !== undefined) checkConfigData(id, rec.manifest.config_schema, update.data);
-      const before = rec.entry;
-      const changed = (update.data !== undefined && !sameJson(update.data, before.data)) ||
-        (update.options !== undefined && !sameJson(update.options, before.options));
-      if (!changed && (update.title === undefined || update.title === before.title)) return;
-      rec.entry = Object.freeze({
-        ...before,
-        ...(update.title !== undefined ? { title: update.title } : {}),
-        ...(update.data !== undefined ? { data: freezeCopy(update.data) } : {}),
-        ...(update.options !== undefined ? { options: freezeCopy(update.options) } : {}),
-        modified_at: isoTime(this.clock.now()),
-      });
-      if (!changed || rec.active === undefined || rec.entry.state !== 'loaded') return;
+      const updated = updatedEntry(rec.entry, update, this.clock);
+      if (updated === undefined) return;
+      rec.entry = updated.entry;
+      if (!updated.reconfigured || rec.active === undefined || rec.entry.state !== 'loaded') return;
       const entry = rec.entry;
       let handled: boolean;
       try {
@@ -298,13 +222,13 @@ export class PluginRegistry {
 
   /** Every plugin with its manifest, runtime kind, entry state, health and reason, sorted by id. */
   list(): PluginSummary[] {
-    return [...this.records.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((r) => this.summary(r));
+    return [...this.records.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map(summaryOf);
   }
 
   /** One plugin's summary, or undefined (O(1)). */
   get(id: PluginId): PluginSummary | undefined {
     const rec = this.records.get(id);
-    return rec === undefined ? undefined : this.summary(rec);
+    return rec === undefined ? undefined : summaryOf(rec);
   }
 
   /** A plugin's config entry, or undefined. */
@@ -318,13 +242,13 @@ export class PluginRegistry {
    */
   stats(): RegistryStats {
     const plugins: Record<PluginId, PluginStats> = {};
-    for (const rec of this.records.values()) plugins[rec.id] = this.pluginStats(rec);
+    for (const rec of this.records.values()) plugins[rec.id] = statsOf(rec);
     return { events: this.eventsSeen, plugins };
   }
 
   /** Refused context calls, oldest first (the most recent 1000), optionally of one plugin. */
   audit(id?: PluginId): PermissionDenial[] {
-    return id === undefined ? [...this.denials] : this.denials.filter((d) => d.plugin === id);
+    return this.book.audit(id);
   }
 
   /**
@@ -332,61 +256,18 @@ export class PluginRegistry {
    * is in flight (a load, a setup retry a timer started, or a reload).
    */
   idle(): Promise<void> {
-    return this.busyPumps === 0 && this.busySetups === 0 ? Promise.resolve() : this.untilIdle();
+    return this.idleTracker.idle();
   }
 
   /** Subscribes to the activity stream; returns an unsubscribe. A throwing listener never breaks the registry. */
   on(listener: (activity: RegistryActivity) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
-  }
-
-  private async untilIdle(): Promise<void> {
-    // Re-checked after each wake-up: a settled task's caller may have queued more work meanwhile.
-    while (this.busyPumps > 0 || this.busySetups > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  /** Counts `work` as a setup in flight for idle(), from now until it settles. */
-  private trackSetup<T>(work: Promise<T>): Promise<T> {
-    this.busySetups++;
-    const done = (): void => {
-      this.busySetups--;
-      this.wakeIdle();
-    };
-    work.then(done, done);
-    return work;
-  }
-
-  private wakeIdle(): void {
-    if (this.busyPumps !== 0 || this.busySetups !== 0 || this.idleWaiters.length === 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const resolve of waiters) resolve();
+    return this.book.on(listener);
   }
 
   // ---------------------------------------------------------------- validation
 
   private validate(input: unknown): ResolvedManifest {
-    const { manifest } = parseManifest(input);
-    const id = manifest.domain;
-    if (typeof manifest.disabled === 'string' && manifest.disabled.length > 0) {
-      throw new HomecoreError(
-        ErrorCode.PLUGIN_DISABLED,
-        `the manifest disables this plugin ("disabled": ${JSON.stringify(manifest.disabled)}): remove "disabled" to load it`,
-        { plugin: id },
-      );
-    }
-    const min = manifest.min_homecore_version;
-    if (min !== undefined && !satisfiesMinVersion(this.homecoreVersion, min)) {
-      throw new HomecoreError(
-        ErrorCode.VERSION_INCOMPATIBLE,
-        `needs HOMECORE ${min} or newer but this host runs ${this.homecoreVersion}: upgrade HOMECORE or use an older plugin version`,
-        { plugin: id, details: { min_homecore_version: min, homecore_version: this.homecoreVersion } },
-      );
-    }
-    return manifest;
+    return validateManifest(input, this.homecoreVersion);
   }
 
   /** Reports manifest subscriptions that no permission lets through, as `warning` activity. */
@@ -394,41 +275,30 @@ export class PluginRegistry {
     for (const message of subscriptionWarnings(manifest)) this.emit({ type: 'warning', plugin: manifest.domain, message });
   }
 
-  private runtimeFor(manifest: ResolvedManifest): PluginRuntime {
-    const runtime = this.runtimes.get(manifest.runtime);
-    if (runtime !== undefined) return runtime;
-    throw new HomecoreError(
-      ErrorCode.RUNTIME_UNAVAILABLE,
-      `no ${manifest.runtime} runtime was given to the registry: install @homecore/runtime-${manifest.runtime} ` +
-        `to run ${manifest.runtime} plugins and pass it in options.runtimes`,
-      { plugin: manifest.domain },
-    );
-  }
-
   private async loadValidated(manifest: ResolvedManifest, code: PluginCode, options: LoadOptions, checkCycles: boolean): Promise<PluginId> {
     const id = manifest.domain;
     // Everything up to reserving the id is synchronous, so two concurrent loads cannot both pass.
     if (this.records.has(id)) throw duplicateError(id);
-    const runtime = this.runtimeFor(manifest);
+    const runtime = runtimeFor(this.runtimes, manifest);
     PermissionSet.parse(manifest.permissions ?? [], id);
     const missing = (manifest.dependencies ?? []).filter((d) => !this.records.has(d));
     if (missing.length > 0) throw missingError(id, missing);
     if (checkCycles) {
-      const nodes = this.dependencyNodes();
+      const nodes = dependencyNodes(this.records);
       nodes.set(id, nodeOf(manifest));
       const cycle = findCycles(nodes).find((c) => c.includes(id));
       if (cycle !== undefined) throw cycleError(id, cycle);
     }
     const config = options.config ?? {};
     checkConfigData(id, manifest.config_schema, config.data ?? {});
-    const rec = new PluginRecord(id, manifest, code, options.baseDir, runtime, this.newEntry(manifest, config));
+    const rec = new PluginRecord(id, manifest, code, options.baseDir, runtime, newEntry(manifest, config, this.clock, this.random));
     this.bindPump(rec);
     this.records.set(id, rec);
     this.listenToCore();
     this.warnUncovered(manifest);
 
     // Chained now, so a dependent loading concurrently waits for this setup through `rec.op`.
-    await this.trackSetup(this.serialize(rec, async () => {
+    await this.idleTracker.trackSetup(this.serialize(rec, async () => {
       try {
         await this.waitForDependencies(rec);
       } catch (error) {
@@ -453,28 +323,6 @@ export class PluginRegistry {
       if (dep.entry.state !== 'loaded') failed.push(`${d} (${dep.entry.state})`);
     }
     if (failed.length > 0) throw dependencyFailedError(rec.id, failed);
-  }
-
-  private newEntry(manifest: ResolvedManifest, config: ConfigEntryInit): ConfigEntry {
-    const now = isoTime(this.clock.now());
-    return Object.freeze({
-      entry_id: ulid(this.clock.now(), this.random),
-      domain: manifest.domain,
-      title: config.title ?? manifest.name,
-      data: freezeCopy(config.data ?? {}),
-      options: freezeCopy(config.options ?? {}),
-      source: 'user',
-      unique_id: null,
-      version: 1,
-      minor_version: 1,
-      disabled_by: null,
-      pref_disable_new_entities: false,
-      pref_disable_polling: false,
-      created_at: now,
-      modified_at: now,
-      state: 'not_loaded',
-      reason: null,
-    });
   }
 
   // ---------------------------------------------------------------- lifecycle internals
@@ -527,7 +375,7 @@ export class PluginRegistry {
     rec.retryTimer = undefined;
     if (rec.removed) return;
     // Tracked from the timer's turn on, so a host that fires the timer and awaits idle() sees the outcome.
-    void this.trackSetup(this.serialize(rec, () => this.setUp(rec))).catch(() => undefined);
+    void this.idleTracker.trackSetup(this.serialize(rec, () => this.setUp(rec))).catch(() => undefined);
   }
 
   /**
@@ -723,7 +571,7 @@ export class PluginRegistry {
           { plugin: id },
         );
       }
-      runtime = this.runtimeFor(manifest);
+      runtime = runtimeFor(this.runtimes, manifest);
       const unmet = (manifest.dependencies ?? []).filter((d) => this.records.get(d)?.entry.state !== 'loaded');
       if (unmet.length > 0) throw dependencyFailedError(id, unmet);
       checkConfigData(id, manifest.config_schema, rec.entry.data);
@@ -808,7 +656,7 @@ export class PluginRegistry {
       hook: () => activation.hook,
       parentContextId: () => activation.parentContextId,
       closed: () => activation.closed,
-      denied: (action, target) => this.recordDenial(rec, action, target, activation.hook),
+      denied: (action, target) => this.book.recordDenial(rec, action, target, activation.hook),
       emit: (activity) => this.emit(activity),
       registerService: (service, handler) => this.registerService(activation, service, handler),
       subscribe: (subscription) => this.addSubscriptions(activation, subscription),
@@ -855,19 +703,11 @@ export class PluginRegistry {
     activation.timers.clear();
   }
 
-  private recordDenial(rec: PluginRecord, action: string, target: string, hook: string | null): void {
-    rec.denials++;
-    const denial: PermissionDenial = Object.freeze({ time: this.clock.now(), plugin: rec.id, action, target, hook });
-    this.denials.push(denial);
-    if (this.denials.length > AUDIT_CAPACITY) this.denials.shift();
-    this.emit({ type: 'permission_denied', plugin: rec.id, action, target, hook });
-  }
-
   private registerService(activation: Activation, service: string, handler: ServiceHandler): () => void {
     const rec = activation.record;
     const name = String(service);
     if (!(activation.manifest.services ?? []).some((s) => s.name === name)) {
-      this.recordDenial(rec, 'service:register', `${rec.id}.${name}`, activation.hook);
+      this.book.recordDenial(rec, 'service:register', `${rec.id}.${name}`, activation.hook);
       throw new HomecoreError(
         ErrorCode.PERMISSION_DENIED,
         `plugin ${rec.id} may not register service ${rec.id}.${name}: add { "name": ${JSON.stringify(name)} } to services in its manifest`,
@@ -1082,7 +922,7 @@ export class PluginRegistry {
   private schedulePump(rec: PluginRecord): void {
     if (rec.running || rec.pumpScheduled || !this.canPump(rec)) return;
     rec.pumpScheduled = true;
-    this.busyPumps++;
+    this.idleTracker.busyPumps++;
     // Deliver after the core's synchronous dispatch returns: a plugin never runs inside a write.
     // One microtask starts every pump scheduled meanwhile (a fan-out schedules hundreds at once).
     if (this.scheduledPumps.push(rec) === 1) queueMicrotask(this.startPumps);
@@ -1239,7 +1079,7 @@ export class PluginRegistry {
       rec.watchdogAt = Infinity;
     }
     rec.notifyStopped();
-    if (--this.busyPumps === 0) this.wakeIdle();
+    this.idleTracker.pumpStopped();
   }
 
   private runTask(rec: PluginRecord, activation: Activation, task: QueuedTask): void {
@@ -1347,13 +1187,7 @@ export class PluginRegistry {
   // ---------------------------------------------------------------- helpers
 
   private emit(activity: RegistryActivity): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(activity);
-      } catch {
-        // An activity listener is a log sink: its failure must never break the registry.
-      }
-    }
+    this.book.emit(activity);
   }
 
   private require(id: PluginId): PluginRecord {
@@ -1362,61 +1196,7 @@ export class PluginRegistry {
     return rec;
   }
 
-  private dependentsOf(id: PluginId): PluginId[] {
-    const out: PluginId[] = [];
-    for (const rec of this.records.values()) if (rec.id !== id && (rec.manifest.dependencies ?? []).includes(id)) out.push(rec.id);
-    return out.sort();
-  }
 
-  private dependencyNodes(): Map<string, DependencyNode> {
-    const nodes = new Map<string, DependencyNode>();
-    for (const rec of this.records.values()) nodes.set(rec.id, nodeOf(rec.manifest));
-    return nodes;
-  }
-
-  /** A frozen summary, shared by callers until the entry, manifest, runtime or health changes. */
-  private summary(rec: PluginRecord): PluginSummary {
-    if (rec.summary !== undefined) return rec.summary;
-    rec.summary = Object.freeze({
-      id: rec.id,
-      manifest: rec.manifest,
-      runtime: rec.runtime.kind,
-      state: rec.entry.state,
-      health: rec.health,
-      reason: rec.health !== 'ok' ? rec.healthReason : rec.entry.reason,
-      entryId: rec.entry.entry_id,
-    });
-    return rec.summary;
-  }
-
-  private pluginStats(rec: PluginRecord): PluginStats {
-    let runtime = {};
-    const instance = rec.active?.instance;
-    if (instance !== undefined) {
-      try {
-        runtime = { ...instance.stats() };
-      } catch {
-        runtime = {};
-      }
-    }
-    return {
-      id: rec.id,
-      state: rec.entry.state,
-      health: rec.health,
-      reason: rec.health !== 'ok' ? rec.healthReason : rec.entry.reason,
-      delivered: rec.delivered,
-      dropped: { ...rec.dropped },
-      errors: rec.errors,
-      serviceCalls: rec.serviceCalls,
-      writes: rec.writes,
-      servicesCalled: rec.servicesCalled,
-      eventsFired: rec.eventsFired,
-      handlerMs: rec.durations.summary(),
-      queueDepth: rec.queuedEvents,
-      permissionDenials: rec.denials,
-      runtime,
-    };
-  }
 }
 
 function noop(): void {}
@@ -1447,60 +1227,8 @@ function isPromiseLike(value: unknown): boolean {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
 
-function nodeOf(manifest: ResolvedManifest): DependencyNode {
-  return { dependencies: manifest.dependencies ?? [], after: manifest.after_dependencies ?? [] };
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function freezeCopy<T>(value: T): T {
-  const copy = JSON.parse(JSON.stringify(value ?? {})) as T;
-  const freeze = (v: unknown): void => {
-    if (v === null || typeof v !== 'object') return;
-    Object.freeze(v);
-    for (const child of Object.values(v)) freeze(child);
-  };
-  freeze(copy);
-  return copy;
-}
-
 function notFound(id: string): HomecoreError {
   return new HomecoreError(ErrorCode.PLUGIN_NOT_FOUND, `no plugin ${id} is loaded: check the id with list()`, { plugin: id });
-}
-
-function duplicateError(id: string): HomecoreError {
-  return new HomecoreError(
-    ErrorCode.DUPLICATE_PLUGIN,
-    `a plugin with domain ${id} is already loaded or loading: unload it first, or use reload() to replace it`,
-    { plugin: id },
-  );
-}
-
-function missingError(id: string, missing: string[]): HomecoreError {
-  return new HomecoreError(
-    ErrorCode.DEPENDENCY_MISSING,
-    `depends on ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not loaded: load ${missing.length === 1 ? 'it' : 'them'} first ` +
-      '(or together with loadAll), or remove the entry from dependencies',
-    { plugin: id, details: { missing } },
-  );
-}
-
-function dependencyFailedError(id: string, failed: string[]): HomecoreError {
-  return new HomecoreError(
-    ErrorCode.DEPENDENCY_FAILED,
-    `dependencies ${failed.join(', ')} did not load: fix ${failed.length === 1 ? 'that plugin' : 'those plugins'} first`,
-    { plugin: id, details: { failed } },
-  );
-}
-
-function cycleError(id: string, cycle: string[]): HomecoreError {
-  return new HomecoreError(
-    ErrorCode.DEPENDENCY_CYCLE,
-    `dependency cycle ${cycle.join(' -> ')} (after_dependencies count too): remove one of these dependencies`,
-    { plugin: id, details: { cycle } },
-  );
 }
 
 function setupError(id: string, failure: unknown): HomecoreError {

@@ -1,0 +1,88 @@
+import type { Clock } from '@homecore/core-traits';
+import type { PluginRecord } from './record.js';
+import type { PermissionDenial, PluginStats, PluginSummary, RegistryActivity } from './types.js';
+
+const AUDIT_CAPACITY = 1000;
+
+/** The activity stream, the audit trail of denials, and the summaries and stats read from records. */
+export class Bookkeeping {
+  private readonly listeners = new Set<(activity: RegistryActivity) => void>();
+  private readonly denials: PermissionDenial[] = [];
+
+  constructor(private readonly clock: Clock) {}
+
+  emit(activity: RegistryActivity): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(activity);
+      } catch {
+        // An activity listener is a log sink: its failure must never break the registry.
+      }
+    }
+  }
+
+  on(listener: (activity: RegistryActivity) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Counts a refused context call, keeps it in the audit trail and reports it. */
+  recordDenial(rec: PluginRecord, action: string, target: string, hook: string | null): void {
+    rec.denials++;
+    const denial: PermissionDenial = Object.freeze({ time: this.clock.now(), plugin: rec.id, action, target, hook });
+    this.denials.push(denial);
+    if (this.denials.length > AUDIT_CAPACITY) this.denials.shift();
+    this.emit({ type: 'permission_denied', plugin: rec.id, action, target, hook });
+  }
+
+  audit(id?: string): PermissionDenial[] {
+    return id === undefined ? [...this.denials] : this.denials.filter((d) => d.plugin === id);
+  }
+}
+
+/** A frozen summary, shared by callers until the entry, manifest, runtime or health changes. */
+export function summaryOf(rec: PluginRecord): PluginSummary {
+  if (rec.summary !== undefined) return rec.summary;
+  rec.summary = Object.freeze({
+    id: rec.id,
+    manifest: rec.manifest,
+    runtime: rec.runtime.kind,
+    state: rec.entry.state,
+    health: rec.health,
+    reason: rec.health !== 'ok' ? rec.healthReason : rec.entry.reason,
+    entryId: rec.entry.entry_id,
+  });
+  return rec.summary;
+}
+
+/** A snapshot of one plugin's figures, including its runtime's (empty if that throws). */
+export function statsOf(rec: PluginRecord): PluginStats {
+  let runtime = {};
+  const instance = rec.active?.instance;
+  if (instance !== undefined) {
+    try {
+      runtime = { ...instance.stats() };
+    } catch {
+      runtime = {};
+    }
+  }
+  return {
+    id: rec.id,
+    state: rec.entry.state,
+    health: rec.health,
+    reason: rec.health !== 'ok' ? rec.healthReason : rec.entry.reason,
+    delivered: rec.delivered,
+    dropped: { ...rec.dropped },
+    errors: rec.errors,
+    serviceCalls: rec.serviceCalls,
+    writes: rec.writes,
+    servicesCalled: rec.servicesCalled,
+    eventsFired: rec.eventsFired,
+    handlerMs: rec.durations.summary(),
+    queueDepth: rec.queuedEvents,
+    permissionDenials: rec.denials,
+    runtime,
+  };
+}
