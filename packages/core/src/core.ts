@@ -2,6 +2,7 @@ import {
   ErrorCode,
   EventType,
   HomecoreError,
+  isHomecoreError,
   systemClock,
   type BusEvent,
   type Clock,
@@ -203,7 +204,7 @@ export class InMemoryCore implements HostCore {
     try {
       response = await entry.handler(call);
     } catch (error) {
-      if (error instanceof HomecoreError) throw error;
+      if (isHomecoreError(error)) throw error;
       const text = error instanceof Error ? error.message : String(error);
       throw new HomecoreError(ErrorCode.HANDLER_FAILED, `Service ${key} failed: ${text}`, {
         details: { domain: d, service: s },

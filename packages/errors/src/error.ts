@@ -53,9 +53,16 @@ function prefix({ plugin, hook }: ErrorOptions): string {
   return `[${parts.join(', ')}] `;
 }
 
-/** True when `value` is a HomecoreError, optionally with the given code. */
+/**
+ * True when `value` is a HomecoreError, optionally with the given code. Recognised by its code, so
+ * an error from another copy of this package (a plugin bundling its own) counts too.
+ */
 export function isHomecoreError(value: unknown, code?: ErrorCodeValue): value is HomecoreError {
-  return value instanceof HomecoreError && (code === undefined || value.code === code);
+  if (!(value instanceof HomecoreError)) {
+    const foreign = value instanceof Error ? (value as { code?: unknown }).code : undefined;
+    if (typeof foreign !== 'string' || !/^HC_ERR_[A-Z0-9_]+$/.test(foreign)) return false;
+  }
+  return code === undefined || (value as HomecoreError).code === code;
 }
 
 /**
@@ -67,7 +74,7 @@ export function toHomecoreError(
   code: ErrorCodeValue,
   options: Omit<ErrorOptions, 'cause'> = {},
 ): HomecoreError {
-  if (thrown instanceof HomecoreError) return thrown;
+  if (isHomecoreError(thrown)) return thrown;
   const text = thrown instanceof Error ? thrown.message : String(thrown);
   return new HomecoreError(code, text, { ...options, cause: thrown });
 }

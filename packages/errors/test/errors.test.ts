@@ -35,3 +35,19 @@ describe('HomecoreError', () => {
     for (const v of values) expect(v).toMatch(/^HC_ERR_[A-Z0-9_]+$/);
   });
 });
+
+describe('isHomecoreError', () => {
+  it('recognises a coded error from another copy of the package by its code', () => {
+    const foreign = Object.assign(new Error('[plugin x] hub offline'), { code: 'HC_ERR_CONFIG_ENTRY_NOT_READY', plugin: 'x' });
+    expect(isHomecoreError(foreign)).toBe(true);
+    expect(isHomecoreError(foreign, ErrorCode.CONFIG_ENTRY_NOT_READY)).toBe(true);
+    expect(isHomecoreError(foreign, ErrorCode.SETUP_FAILED)).toBe(false);
+    expect(toHomecoreError(foreign, ErrorCode.SETUP_FAILED)).toBe(foreign);
+  });
+
+  it('does not mistake other errors with codes', () => {
+    expect(isHomecoreError(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBe(false);
+    expect(isHomecoreError({ code: 'HC_ERR_INTERNAL', message: 'not an Error' })).toBe(false);
+    expect(isHomecoreError(null)).toBe(false);
+  });
+});

@@ -2,6 +2,7 @@ import {
   ErrorCode,
   EventType,
   HomecoreError,
+  isHomecoreError,
   type ConfigEntry,
   type DeliveredEvent,
   type ErrorCodeValue,
@@ -144,7 +145,7 @@ export class NativePluginInstance implements PluginInstance {
   #passThrough(error: unknown): void {
     const code = (error as { code?: unknown } | null)?.code;
     if (typeof code !== 'string' || !SETUP_PASS_THROUGH.has(code as ErrorCodeValue)) return;
-    if (error instanceof HomecoreError) throw error;
+    if (isHomecoreError(error)) throw error;
     const message = error instanceof Error ? error.message : safeString(error);
     throw new HomecoreError(code as ErrorCodeValue, message, { plugin: this.#pluginId, hook: 'setup', cause: error });
   }
@@ -152,10 +153,10 @@ export class NativePluginInstance implements PluginInstance {
   #wrap(error: unknown, hook: HookName, code: ErrorCodeValue): HomecoreError {
     let text: string;
     // The outer error names plugin and hook already; do not repeat the inner one's prefix.
-    if (error instanceof HomecoreError) text = `${error.code}: ${error.message.replace(/^\[[^\]]*\] /, '')}`;
+    if (isHomecoreError(error)) text = `${error.code}: ${error.message.replace(/^\[[^\]]*\] /, '')}`;
     else if (error instanceof Error) text = `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`;
     else text = `a non-error value ${safeString(error)}`;
-    const details = error instanceof HomecoreError ? { cause_code: error.code } : undefined;
+    const details = isHomecoreError(error) ? { cause_code: error.code } : undefined;
     return new HomecoreError(code, `${hook} threw ${text}; ${ADVICE[hook]}`, { plugin: this.#pluginId, hook, details, cause: error });
   }
 }

@@ -5,6 +5,7 @@ import {
   GuestExport,
   HOST_MODULE,
   HomecoreError,
+  isHomecoreError,
   HostImport,
   PermissionSet,
   SubscriptionKind,
@@ -491,7 +492,7 @@ export class WasmPluginInstance implements PluginInstance {
       if (err.status === AbiStatus.QUOTA_EXCEEDED) this.counters.quotaHits++;
       return err.status;
     }
-    if (err instanceof HomecoreError) {
+    if (isHomecoreError(err)) {
       switch (err.code) {
         case ErrorCode.PERMISSION_DENIED:
           this.counters.deniedCalls++;

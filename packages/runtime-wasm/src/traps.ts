@@ -1,4 +1,4 @@
-import { ErrorCode, HomecoreError } from '@homecore/core-traits';
+import { ErrorCode, HomecoreError, isHomecoreError } from '@homecore/core-traits';
 
 /** Thrown by the out-of-fuel import so that a fuel trap is told apart from a guest `unreachable`. */
 export class FuelExhausted extends Error {}
@@ -31,7 +31,7 @@ export function readAssemblyScriptString(memory: WebAssembly.Memory | undefined,
  */
 export function trapError(thrown: unknown, plugin: string, hook: string, budget: number, hostCap: number): HomecoreError {
   const options = { plugin, hook, cause: thrown };
-  if (thrown instanceof HomecoreError) return thrown;
+  if (isHomecoreError(thrown)) return thrown;
   if (thrown instanceof FuelExhausted && hook === 'start') {
     return new HomecoreError(
       ErrorCode.WASM_FUEL_EXHAUSTED,
