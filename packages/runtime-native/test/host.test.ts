@@ -25,7 +25,8 @@ const mirror = () => {
 
 describe('createHomecore', () => {
   it('runs a native plugin end to end with the reference core and the system clock', async () => {
-    const { core, registry, clock } = createHomecore();
+    const home = createHomecore();
+    const { core, registry, clock } = home;
     expect(clock).toBe(systemClock);
     await registry.load(manifest, mirror);
     core.setState('sensor.source', '42', {}, { context: core.createContext() });
@@ -33,7 +34,28 @@ describe('createHomecore', () => {
     const copy = core.getState('sensor.copy');
     expect(copy?.state).toBe('42');
     expect(copy?.context.user_id).toBe('plugin:mirror');
-    await registry.unloadAll();
+    await home.close();
+  });
+
+  it('fires time_changed on a timer for hosts that want it, and close() stops it and unloads', async () => {
+    const home = createHomecore({ timeChangedMs: 5 });
+    const ticks: string[] = [];
+    home.core.listen((event) => {
+      if (event.event_type === 'time_changed') ticks.push(String((event.data as { now: string }).now));
+    });
+    await home.registry.load(manifest, mirror);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    await home.close();
+    const seen = ticks.length;
+    expect(seen).toBeGreaterThanOrEqual(2);
+    expect(ticks[0]).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    expect(home.registry.list()).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ticks.length).toBe(seen);
+  });
+
+  it('refuses a nonsensical tick interval', () => {
+    expect(() => createHomecore({ timeChangedMs: -1 })).toThrow(/timeChangedMs must be a number of milliseconds/);
   });
 
   it('uses the core and clock it is given', async () => {
