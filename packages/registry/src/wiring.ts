@@ -1,0 +1,199 @@
+import {
+  ErrorCode,
+  HomecoreError,
+  type Clock,
+  type HostCore,
+  type PluginContext,
+  type ServiceCall,
+  type ServiceHandler,
+  type Subscription,
+} from '@homecore/core-traits';
+import type { Bookkeeping } from './bookkeeping.js';
+import { createPluginContext } from './context.js';
+import type { Delivery } from './delivery.js';
+import type { IndexEntry, SubscriptionIndex } from './dispatch.js';
+import type { Activation, PluginRecord } from './record.js';
+import type { RegistrySettings } from './settings.js';
+
+/**
+ * Connects an activation to the world: the context it acts through, the services it provides to
+ * the core (`<id>.<service>`, shared across reloads) and its subscriptions in the index.
+ */
+export class Wiring {
+  private readonly core: HostCore;
+  private readonly clock: Clock;
+
+  constructor(
+    settings: RegistrySettings,
+    private readonly index: SubscriptionIndex<Activation>,
+    private readonly book: Bookkeeping,
+    private readonly delivery: Delivery,
+  ) {
+    this.core = settings.core;
+    this.clock = settings.clock;
+  }
+
+  contextFor(activation: Activation): PluginContext {
+    const rec = activation.record;
+    return createPluginContext({
+      plugin: rec.id,
+      manifest: activation.manifest,
+      permissions: activation.permissions,
+      core: this.core,
+      clock: this.clock,
+      signal: activation.abort.signal,
+      entry: () => rec.entry,
+      hook: () => activation.hook,
+      parentContextId: () => activation.parentContextId,
+      closed: () => activation.closed,
+      denied: (action, target) => this.book.recordDenial(rec, action, target, activation.hook),
+      emit: (activity) => this.book.emit(activity),
+      registerService: (service, handler) => this.registerService(activation, service, handler),
+      subscribe: (subscription) => this.addSubscriptions(activation, subscription),
+      callLater: (ms, callback) => this.delivery.callLater(activation, ms, callback),
+      acted: (action) => {
+        if (action === 'write') rec.writes++;
+        else if (action === 'serviceCall') rec.servicesCalled++;
+        else rec.eventsFired++;
+      },
+    });
+  }
+
+  // ---------------------------------------------------------------- subscriptions
+
+  addSubscriptions(activation: Activation, subscription: Subscription): () => void {
+    const added: IndexEntry<Activation>[] = [];
+    for (const pattern of subscription.entities ?? []) added.push({ owner: activation, kind: 'entity', pattern: String(pattern) });
+    for (const pattern of subscription.events ?? []) added.push({ owner: activation, kind: 'event', pattern: String(pattern) });
+    if (activation.closed) return () => undefined;
+    for (const entry of added) {
+      activation.subscriptions.add(entry);
+      this.index.add(entry);
+    }
+    return () => {
+      for (const entry of added) {
+        if (activation.subscriptions.delete(entry)) this.index.remove(entry);
+      }
+    };
+  }
+
+  /** Takes a closing activation out of the index and forgets what it registered. */
+  unwire(activation: Activation): void {
+    for (const entry of activation.subscriptions) this.index.remove(entry);
+    activation.subscriptions.clear();
+    activation.services.clear();
+    activation.routed.clear();
+  }
+
+  // ---------------------------------------------------------------- services
+
+  private registerService(activation: Activation, service: string, handler: ServiceHandler): () => void {
+    const rec = activation.record;
+    const name = String(service);
+    if (!(activation.manifest.services ?? []).some((s) => s.name === name)) {
+      this.book.recordDenial(rec, 'service:register', `${rec.id}.${name}`, activation.hook);
+      throw new HomecoreError(
+        ErrorCode.PERMISSION_DENIED,
+        `plugin ${rec.id} may not register service ${rec.id}.${name}: add { "name": ${JSON.stringify(name)} } to services in its manifest`,
+        { plugin: rec.id, hook: activation.hook ?? undefined, details: { action: 'service:register', target: `${rec.id}.${name}` } },
+      );
+    }
+    if (typeof handler !== 'function') {
+      throw new HomecoreError(ErrorCode.SERVICE_INVALID, `the handler of service ${rec.id}.${name} must be a function`, { plugin: rec.id });
+    }
+    if (activation.services.has(name)) {
+      throw new HomecoreError(ErrorCode.SERVICE_EXISTS, `service ${rec.id}.${name} is already registered: call the remover it returned first`, {
+        plugin: rec.id,
+      });
+    }
+    activation.services.set(name, handler);
+    this.ensureCoreService(rec, name);
+    this.book.emit({ type: 'service_registered', plugin: rec.id, domain: rec.id, service: name });
+    return () => {
+      if (activation.services.get(name) !== handler) return;
+      activation.services.delete(name);
+      this.syncCoreServices(rec);
+    };
+  }
+
+  /**
+   * Routes the manifest's services the plugin did not register in setup to its `onServiceCall`
+   * hook; warns about those with no handler at all.
+   */
+  routeManifestServices(activation: Activation): void {
+    const rec = activation.record;
+    for (const service of activation.manifest.services ?? []) {
+      if (activation.services.has(service.name)) continue;
+      if (activation.instance.hooks.serviceCall) {
+        activation.routed.add(service.name);
+        this.ensureCoreService(rec, service.name);
+      } else {
+        this.book.emit({
+          type: 'warning',
+          plugin: rec.id,
+          message: `service ${rec.id}.${service.name} is listed in the manifest but has no handler: register it in setup or implement onServiceCall`,
+        });
+      }
+    }
+  }
+
+  private ensureCoreService(rec: PluginRecord, name: string): void {
+    if (rec.coreServices.has(name)) return;
+    const remove = this.core.registerService(rec.id, name, (call) => this.serviceCalled(rec, name, call));
+    rec.coreServices.set(name, remove);
+  }
+
+  /** Keeps the core's registrations equal to what the live activations provide. */
+  syncCoreServices(rec: PluginRecord): void {
+    const wanted = new Set<string>();
+    for (const a of [rec.active, rec.pending]) {
+      if (a === undefined || a.closed || rec.removed) continue;
+      for (const name of a.services.keys()) wanted.add(name);
+      for (const name of a.routed) wanted.add(name);
+    }
+    for (const [name, remove] of rec.coreServices) {
+      if (wanted.has(name)) continue;
+      rec.coreServices.delete(name);
+      try {
+        remove();
+      } catch {
+        // The core already forgot it; nothing to undo.
+      }
+    }
+  }
+
+  private async serviceCalled(rec: PluginRecord, name: string, call: ServiceCall): Promise<unknown> {
+    const id = rec.id;
+    if (rec.health === 'quarantined') {
+      throw new HomecoreError(
+        ErrorCode.PLUGIN_QUARANTINED,
+        `service ${id}.${name} is unavailable because the plugin is quarantined (${rec.healthReason ?? 'repeated failures'}): fix the plugin and reload it`,
+        { plugin: id, hook: 'onServiceCall' },
+      );
+    }
+    const activation = rec.current();
+    const handler = activation?.services.get(name);
+    rec.serviceCalls++;
+    try {
+      let result: unknown;
+      if (activation !== undefined && handler !== undefined) {
+        result = await handler(call);
+      } else if (activation !== undefined && activation.routed.has(name)) {
+        // A plugin calling its own service from a handler must not wait behind itself.
+        result =
+          call.context.user_id === `plugin:${id}`
+            ? await activation.instance.handleServiceCall(call)
+            : await this.delivery.runQueued(rec, 'onServiceCall', (instance) => instance.handleServiceCall(call));
+      } else {
+        throw new HomecoreError(ErrorCode.SERVICE_NOT_FOUND, `service ${id}.${name} has no handler right now: the plugin is not running`, {
+          plugin: id,
+        });
+      }
+      this.book.emit({ type: 'service_handled', plugin: id, domain: id, service: name, ok: true });
+      return result;
+    } catch (error) {
+      this.book.emit({ type: 'service_handled', plugin: id, domain: id, service: name, ok: false });
+      throw this.delivery.handlerError(rec, 'onServiceCall', error);
+    }
+  }
+}
