@@ -11,6 +11,7 @@ export class Bookkeeping {
 
   constructor(private readonly clock: Clock) {}
 
+  /** Tells every activity listener; a throwing one is ignored. */
   emit(activity: RegistryActivity): void {
     for (const listener of this.listeners) {
       try {
@@ -21,6 +22,7 @@ export class Bookkeeping {
     }
   }
 
+  /** Adds an activity listener; returns its remover. */
   on(listener: (activity: RegistryActivity) => void): () => void {
     this.listeners.add(listener);
     return () => {
@@ -37,6 +39,7 @@ export class Bookkeeping {
     this.emit({ type: 'permission_denied', plugin: rec.id, action, target, hook });
   }
 
+  /** The audit trail, oldest first, optionally of one plugin. */
   audit(id?: string): PermissionDenial[] {
     return id === undefined ? [...this.denials] : this.denials.filter((d) => d.plugin === id);
   }

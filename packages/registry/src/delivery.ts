@@ -45,10 +45,12 @@ export class Delivery {
 
   // ---------------------------------------------------------------- from the bus to the queues
 
+  /** Starts receiving the core's bus events (once, with the first plugin). */
   listenToCore(): void {
     if (this.unlisten === undefined) this.unlisten = this.core.listen((event) => this.dispatch(event));
   }
 
+  /** Stops receiving them (when the last plugin is gone). */
   stopListening(): void {
     if (this.unlisten === undefined) return;
     this.unlisten();
@@ -479,6 +481,7 @@ export class Delivery {
     this.book.emit({ type: 'event_dropped', plugin: rec.id, event_type: 'callLater', reason });
   }
 
+  /** Cancels an activation's pending ctx.callLater timers (teardown and close). */
   cancelTimers(activation: Activation): void {
     for (const handle of activation.timers) this.clock.clearTimeout(handle);
     activation.timers.clear();

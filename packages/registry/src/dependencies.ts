@@ -96,10 +96,12 @@ export function dependencyNodes(records: ReadonlyMap<PluginId, PluginRecord>): M
   return nodes;
 }
 
+/** A manifest's edges in the dependency graph. */
 export function nodeOf(manifest: ResolvedManifest): DependencyNode {
   return { dependencies: manifest.dependencies ?? [], after: manifest.after_dependencies ?? [] };
 }
 
+/** HC_ERR_DUPLICATE_PLUGIN: the domain is taken. */
 export function duplicateError(id: string): HomecoreError {
   return new HomecoreError(
     ErrorCode.DUPLICATE_PLUGIN,
@@ -108,6 +110,7 @@ export function duplicateError(id: string): HomecoreError {
   );
 }
 
+/** HC_ERR_DEPENDENCY_MISSING: hard dependencies that are not loaded. */
 export function missingError(id: string, missing: string[]): HomecoreError {
   return new HomecoreError(
     ErrorCode.DEPENDENCY_MISSING,
@@ -117,6 +120,7 @@ export function missingError(id: string, missing: string[]): HomecoreError {
   );
 }
 
+/** HC_ERR_DEPENDENCY_FAILED: hard dependencies that did not reach `loaded`. */
 export function dependencyFailedError(id: string, failed: string[]): HomecoreError {
   return new HomecoreError(
     ErrorCode.DEPENDENCY_FAILED,
@@ -125,6 +129,7 @@ export function dependencyFailedError(id: string, failed: string[]): HomecoreErr
   );
 }
 
+/** HC_ERR_DEPENDENCY_CYCLE, naming the whole cycle. */
 export function cycleError(id: string, cycle: string[]): HomecoreError {
   return new HomecoreError(
     ErrorCode.DEPENDENCY_CYCLE,

@@ -1,38 +1,14 @@
-import {
-  CONFIG_ENTRY_RECOVERABLE,
-  ErrorCode,
-  HomecoreError,
-  PermissionSet,
-  toHomecoreError,
-  type Clock,
-  type ConfigEntry,
-  type ConfigEntryState,
-  type PluginCode,
-  type PluginId,
-  type PluginRuntime,
-} from '@homecore/core-traits';
-import type { ResolvedManifest } from '@homecore/manifest';
+import type { ConfigEntry, PluginCode, PluginId } from '@homecore/core-traits';
 import { Bookkeeping, statsOf, summaryOf } from './bookkeeping.js';
-import { newEntry, updatedEntry } from './config-entry.js';
-import { checkConfigData } from './config-schema.js';
 import { subscriptionWarnings } from './coverage.js';
-import {
-  cycleError,
-  dependencyFailedError,
-  dependencyNodes,
-  dependentsOf,
-  duplicateError,
-  loadInDependencyOrder,
-  missingError,
-  nodeOf,
-} from './dependencies.js';
 import { Delivery } from './delivery.js';
+import { loadInDependencyOrder } from './dependencies.js';
 import { discoverPlugins } from './discovery.js';
 import { SubscriptionIndex } from './dispatch.js';
-import { dependencyOrder, findCycles } from './graph.js';
 import { IdleTracker } from './idle.js';
-import { PluginRecord, type Activation } from './record.js';
-import { resolveSettings, type HostLimits } from './settings.js';
+import { Lifecycle } from './lifecycle.js';
+import type { Activation, PluginRecord } from './record.js';
+import { resolveSettings } from './settings.js';
 import type {
   ConfigEntryUpdate,
   DiscoveryReport,
@@ -47,8 +23,6 @@ import type {
   RegistryStats,
   ReloadSource,
 } from './types.js';
-import { invoke, messageOf, withTimeout } from './util.js';
-import { runtimeFor, validateManifest } from './validation.js';
 import { Wiring } from './wiring.js';
 
 /**
@@ -57,29 +31,22 @@ import { Wiring } from './wiring.js';
  * subscribed and may read them, enforces permissions, and contains failing plugins.
  */
 export class PluginRegistry {
-  private readonly runtimes: ReadonlyMap<string, PluginRuntime>;
-  private readonly clock: Clock;
-  private readonly random: () => number;
-  private readonly hostLimits: HostLimits;
-  private readonly homecoreVersion: string;
-
+  // The work is done by collaborators sharing the plugin records: Lifecycle (load to unload),
+  // Delivery (queues, pumps, timeouts, failure policy), Wiring (context, services, subscriptions)
+  // and Bookkeeping (activity, audit, summaries).
   private readonly records = new Map<PluginId, PluginRecord>();
   private readonly book: Bookkeeping;
   private readonly idleTracker = new IdleTracker();
   private readonly delivery: Delivery;
-  private readonly wiring: Wiring;
+  private readonly lifecycle: Lifecycle;
 
   constructor(options: RegistryOptions) {
     const settings = resolveSettings(options);
-    this.runtimes = settings.runtimes;
-    this.clock = settings.clock;
-    this.random = settings.random;
-    this.hostLimits = settings.limits;
-    this.homecoreVersion = settings.homecoreVersion;
     const index = new SubscriptionIndex<Activation>();
-    this.book = new Bookkeeping(this.clock);
+    this.book = new Bookkeeping(settings.clock);
     this.delivery = new Delivery(settings, index, this.book, this.idleTracker);
-    this.wiring = new Wiring(settings, index, this.book, this.delivery);
+    const wiring = new Wiring(settings, index, this.book, this.delivery);
+    this.lifecycle = new Lifecycle(settings, this.records, this.book, this.idleTracker, this.delivery, wiring);
   }
 
   // ---------------------------------------------------------------- loading
@@ -90,19 +57,16 @@ export class PluginRegistry {
    * failed setup leaves the plugin listed in `setup_error` until it is unloaded or reloaded).
    */
   async load(manifest: unknown, code: PluginCode, options: LoadOptions = {}): Promise<PluginId> {
-    const resolved = this.validate(manifest);
-    return this.loadValidated(resolved, code, options, true);
+    const resolved = this.lifecycle.validate(manifest);
+    return this.lifecycle.load(resolved, code, options, true);
   }
 
   /**
    * Loads many plugins in dependency order; plugins that do not depend on each other are set up
    * concurrently. A plugin's failure is collected in the report and fails only its dependents.
    */
-  async loadAll(items: readonly LoadItem[]): Promise<LoadReport> {
-    return loadInDependencyOrder(items, this.records, {
-      validate: (input) => this.validate(input),
-      load: (manifest, code, options, checkCycles) => this.loadValidated(manifest, code, options, checkCycles),
-    });
+  loadAll(items: readonly LoadItem[]): Promise<LoadReport> {
+    return loadInDependencyOrder(items, this.records, this.lifecycle);
   }
 
   /** Reads every plugin folder under `dir` (manifest, entry, optional config.json); loads nothing. */
@@ -136,32 +100,13 @@ export class PluginRegistry {
    * quarantine), aborts its signal, removes its services and subscriptions and disposes it.
    * Refused with HC_ERR_DEPENDENTS_LOADED while other plugins depend on it, unless `cascade`.
    */
-  async unload(id: PluginId, options: { cascade?: boolean } = {}): Promise<void> {
-    const rec = this.require(id);
-    const dependents = dependentsOf(this.records, id);
-    if (dependents.length > 0) {
-      if (options.cascade !== true) {
-        throw new HomecoreError(
-          ErrorCode.DEPENDENTS_LOADED,
-          `cannot unload: ${dependents.join(', ')} depend${dependents.length === 1 ? 's' : ''} on it; ` +
-            `unload ${dependents.length === 1 ? 'it' : 'them'} first or pass { cascade: true }`,
-          { plugin: id, details: { dependents } },
-        );
-      }
-      for (const dependent of dependents) {
-        if (this.records.has(dependent)) await this.unload(dependent, { cascade: true });
-      }
-    }
-    await this.serialize(rec, () => this.unloadLocked(rec));
+  unload(id: PluginId, options: { cascade?: boolean } = {}): Promise<void> {
+    return this.lifecycle.unload(id, options);
   }
 
   /** Unloads every plugin in reverse dependency order; every teardown runs, failures are reported as activity. */
-  async unloadAll(): Promise<void> {
-    const order = dependencyOrder(dependencyNodes(this.records)).reverse();
-    for (const id of order) {
-      const rec = this.records.get(id);
-      if (rec !== undefined) await this.serialize(rec, () => this.unloadLocked(rec));
-    }
+  unloadAll(): Promise<void> {
+    return this.lifecycle.unloadAll();
   }
 
   /**
@@ -170,9 +115,8 @@ export class PluginRegistry {
    * order, and if its setup fails the old one keeps running and this rejects HC_ERR_RELOAD_FAILED.
    * A reload also gives a backed-off or quarantined plugin a fresh start.
    */
-  async reload(id: PluginId, next: ReloadSource = {}): Promise<void> {
-    const rec = this.require(id);
-    await this.idleTracker.trackSetup(this.serialize(rec, () => this.reloadLocked(rec, next)));
+  reload(id: PluginId, next: ReloadSource = {}): Promise<void> {
+    return this.lifecycle.reload(id, next);
   }
 
   /**
@@ -180,23 +124,8 @@ export class PluginRegistry {
    * options or data change, a running plugin's `onConfigUpdate` hook is called; without one the
    * plugin is reloaded (HA semantics).
    */
-  async updateConfigEntry(id: PluginId, update: ConfigEntryUpdate): Promise<void> {
-    const rec = this.require(id);
-    await this.serialize(rec, async () => {
-      if (update.data !== undefined) checkConfigData(id, rec.manifest.config_schema, update.data);
-      const updated = updatedEntry(rec.entry, update, this.clock);
-      if (updated === undefined) return;
-      rec.entry = updated.entry;
-      if (!updated.reconfigured || rec.active === undefined || rec.entry.state !== 'loaded') return;
-      const entry = rec.entry;
-      let handled: boolean;
-      try {
-        handled = (await this.delivery.runQueued(rec, 'onConfigUpdate', (instance) => instance.handleConfigUpdate(entry))) === true;
-      } catch (error) {
-        throw this.delivery.handlerError(rec, 'onConfigUpdate', error);
-      }
-      if (!handled) await this.reloadLocked(rec, {});
-    });
+  updateConfigEntry(id: PluginId, update: ConfigEntryUpdate): Promise<void> {
+    return this.lifecycle.updateConfigEntry(id, update);
   }
 
   // ---------------------------------------------------------------- queries
@@ -244,383 +173,4 @@ export class PluginRegistry {
   on(listener: (activity: RegistryActivity) => void): () => void {
     return this.book.on(listener);
   }
-
-  // ---------------------------------------------------------------- validation
-
-  private validate(input: unknown): ResolvedManifest {
-    return validateManifest(input, this.homecoreVersion);
-  }
-
-  /** Reports manifest subscriptions that no permission lets through, as `warning` activity. */
-  private warnUncovered(manifest: ResolvedManifest): void {
-    for (const message of subscriptionWarnings(manifest)) this.emit({ type: 'warning', plugin: manifest.domain, message });
-  }
-
-  private async loadValidated(manifest: ResolvedManifest, code: PluginCode, options: LoadOptions, checkCycles: boolean): Promise<PluginId> {
-    const id = manifest.domain;
-    // Everything up to reserving the id is synchronous, so two concurrent loads cannot both pass.
-    if (this.records.has(id)) throw duplicateError(id);
-    const runtime = runtimeFor(this.runtimes, manifest);
-    PermissionSet.parse(manifest.permissions ?? [], id);
-    const missing = (manifest.dependencies ?? []).filter((d) => !this.records.has(d));
-    if (missing.length > 0) throw missingError(id, missing);
-    if (checkCycles) {
-      const nodes = dependencyNodes(this.records);
-      nodes.set(id, nodeOf(manifest));
-      const cycle = findCycles(nodes).find((c) => c.includes(id));
-      if (cycle !== undefined) throw cycleError(id, cycle);
-    }
-    const config = options.config ?? {};
-    checkConfigData(id, manifest.config_schema, config.data ?? {});
-    const rec = new PluginRecord(id, manifest, code, options.baseDir, runtime, newEntry(manifest, config, this.clock, this.random));
-    this.delivery.bindPump(rec);
-    this.records.set(id, rec);
-    this.delivery.listenToCore();
-    this.warnUncovered(manifest);
-
-    // Chained now, so a dependent loading concurrently waits for this setup through `rec.op`.
-    await this.idleTracker.trackSetup(this.serialize(rec, async () => {
-      try {
-        await this.waitForDependencies(rec);
-      } catch (error) {
-        this.forget(rec);
-        throw error;
-      }
-      await this.setUp(rec);
-    }));
-    return id;
-  }
-
-  private async waitForDependencies(rec: PluginRecord): Promise<void> {
-    const deps = rec.manifest.dependencies ?? [];
-    const failed: string[] = [];
-    for (const d of deps) {
-      const dep = this.records.get(d);
-      if (dep === undefined) {
-        failed.push(`${d} (unloaded)`);
-        continue;
-      }
-      await dep.op.catch(() => undefined);
-      if (dep.entry.state !== 'loaded') failed.push(`${d} (${dep.entry.state})`);
-    }
-    if (failed.length > 0) throw dependencyFailedError(rec.id, failed);
-  }
-
-  // ---------------------------------------------------------------- lifecycle internals
-
-  private serialize<T>(rec: PluginRecord, work: () => Promise<T>): Promise<T> {
-    const result = rec.op.then(work, work);
-    rec.op = result.catch(() => undefined);
-    return result;
-  }
-
-  private setEntryState(rec: PluginRecord, to: ConfigEntryState, reason: string | null): void {
-    const from = rec.entry.state;
-    if (from === to && rec.entry.reason === reason) return;
-    rec.entry = Object.freeze({ ...rec.entry, state: to, reason });
-    this.emit({ type: 'entry_state', plugin: rec.id, from, to, reason });
-  }
-
-  /** Sets a plugin up from scratch; NOT_READY schedules a retry, other failures leave `setup_error`. */
-  private async setUp(rec: PluginRecord): Promise<void> {
-    if (rec.removed) return;
-    this.setEntryState(rec, 'setup_in_progress', null);
-    let activation: Activation;
-    try {
-      activation = await this.activate(rec, rec.manifest, rec.code, rec.baseDir, rec.runtime);
-    } catch (failure) {
-      this.delivery.dropQueue(rec, undefined);
-      const error = failure as HomecoreError;
-      if (error.code === ErrorCode.CONFIG_ENTRY_NOT_READY) {
-        // HA's ConfigEntryNotReady backoff: 5, 10, 20, 40, 80, 80... s plus up to 1 s of jitter.
-        const wait = 5000 * 2 ** Math.min(rec.tries, 4) + Math.floor(this.random() * 1000);
-        rec.tries++;
-        this.setEntryState(rec, 'setup_retry', error.message);
-        rec.retryTimer = this.clock.setTimeout(() => this.retry(rec), wait);
-        this.emit({ type: 'setup_failed', plugin: rec.id, error, retryInMs: wait });
-        return;
-      }
-      rec.tries = 0;
-      this.setEntryState(rec, 'setup_error', error.message);
-      this.emit({ type: 'setup_failed', plugin: rec.id, error, retryInMs: null });
-      throw error;
-    }
-    rec.tries = 0;
-    rec.active = activation;
-    this.setEntryState(rec, 'loaded', null);
-    this.emit({ type: 'plugin_loaded', plugin: rec.id, runtime: activation.instance.kind });
-    this.delivery.schedulePump(rec);
-  }
-
-  private retry(rec: PluginRecord): void {
-    rec.retryTimer = undefined;
-    if (rec.removed) return;
-    // Tracked from the timer's turn on, so a host that fires the timer and awaits idle() sees the outcome.
-    void this.idleTracker.trackSetup(this.serialize(rec, () => this.setUp(rec))).catch(() => undefined);
-  }
-
-  /**
-   * Loads and sets up one activation; on any failure everything it registered is removed and the
-   * instance disposed before the (coded) error is thrown.
-   */
-  private async activate(
-    rec: PluginRecord,
-    manifest: ResolvedManifest,
-    code: PluginCode,
-    baseDir: string | undefined,
-    runtime: PluginRuntime,
-  ): Promise<Activation> {
-    const id = rec.id;
-    let instance;
-    try {
-      instance = await runtime.load(code, manifest, {
-        ...(baseDir !== undefined ? { baseDir } : {}),
-        warn: (message) => this.emit({ type: 'warning', plugin: id, message }),
-      });
-    } catch (error) {
-      throw toHomecoreError(error, ErrorCode.SETUP_FAILED, { plugin: id, hook: 'load' });
-    }
-    const activation: Activation = {
-      record: rec,
-      instance,
-      manifest,
-      permissions: PermissionSet.parse(manifest.permissions ?? [], id),
-      abort: new AbortController(),
-      context: undefined,
-      subscriptions: new Set(),
-      services: new Map(),
-      routed: new Set(),
-      timers: new Set(),
-      hook: null,
-      parentContextId: null,
-      closed: false,
-      mayRead: new Map(),
-      maySubscribe: new Map(),
-    };
-    activation.context = this.wiring.contextFor(activation);
-    rec.pending = activation;
-    try {
-      this.wiring.addSubscriptions(activation, manifest.subscriptions ?? {});
-      const ms = Math.min(manifest.limits?.setup_timeout_ms ?? Infinity, this.hostLimits.setupTimeoutMs);
-      activation.hook = 'setup';
-      await withTimeout(invoke(() => instance.setup(activation.context!)), ms, this.clock, () =>
-        new HomecoreError(
-          ErrorCode.SETUP_TIMEOUT,
-          `setup did not finish within ${ms} ms: make setup resolve once the plugin is ready, move long work ` +
-            'into the background, or raise limits.setup_timeout_ms',
-          { plugin: id, hook: 'setup' },
-        ),
-      );
-      activation.hook = null;
-      this.wiring.routeManifestServices(activation);
-    } catch (failure) {
-      activation.hook = null;
-      rec.pending = undefined;
-      await this.close(activation);
-      this.wiring.syncCoreServices(rec);
-      throw setupError(id, failure);
-    }
-    if (rec.pending === activation) rec.pending = undefined;
-    return activation;
-  }
-
-  /** Ends an activation: aborts its signal, removes its subscriptions and disposes the instance. */
-  private async close(activation: Activation): Promise<void> {
-    if (activation.closed) return;
-    activation.closed = true;
-    activation.abort.abort();
-    this.delivery.cancelTimers(activation);
-    this.wiring.unwire(activation);
-    try {
-      await activation.instance.dispose();
-    } catch (error) {
-      this.emit({ type: 'warning', plugin: activation.record.id, message: `dispose failed: ${messageOf(error)}` });
-    }
-  }
-
-  /** Runs teardown with its timeout; reports a failure and returns it. */
-  private async teardown(rec: PluginRecord, activation: Activation): Promise<HomecoreError | undefined> {
-    const ms = Math.min(activation.manifest.limits?.teardown_timeout_ms ?? Infinity, this.hostLimits.teardownTimeoutMs);
-    activation.abort.abort();
-    this.delivery.cancelTimers(activation);
-    activation.hook = 'teardown';
-    try {
-      await withTimeout(invoke(() => activation.instance.teardown()), ms, this.clock, () =>
-        new HomecoreError(
-          ErrorCode.TEARDOWN_TIMEOUT,
-          `teardown did not finish within ${ms} ms: stop timers and close connections promptly ` +
-            '(ctx.signal aborts when teardown starts), or raise limits.teardown_timeout_ms',
-          { plugin: rec.id, hook: 'teardown' },
-        ),
-      );
-      return undefined;
-    } catch (failure) {
-      const error =
-        failure instanceof HomecoreError
-          ? failure
-          : new HomecoreError(ErrorCode.TEARDOWN_FAILED, `teardown failed: ${messageOf(failure)}: make teardown release resources without throwing`, {
-              plugin: rec.id,
-              hook: 'teardown',
-              cause: failure,
-            });
-      rec.errors++;
-      this.emit({ type: 'teardown_failed', plugin: rec.id, error });
-      return error;
-    } finally {
-      activation.hook = null;
-    }
-  }
-
-  private async unloadLocked(rec: PluginRecord): Promise<void> {
-    if (rec.removed) return;
-    this.clearTimers(rec);
-    const activation = rec.active;
-    let failed: HomecoreError | undefined;
-    if (activation !== undefined) {
-      this.setEntryState(rec, 'unload_in_progress', null);
-      rec.paused = true;
-      await rec.whenStopped();
-      failed = await this.teardown(rec, activation);
-      rec.active = undefined;
-      await this.close(activation);
-    }
-    this.delivery.dropQueue(rec, undefined);
-    if (failed !== undefined) this.setEntryState(rec, 'failed_unload', failed.message);
-    else this.setEntryState(rec, 'not_loaded', null);
-    this.forget(rec);
-    this.emit({ type: 'plugin_unloaded', plugin: rec.id });
-  }
-
-  /** Removes a record and everything it registered with the core. */
-  private forget(rec: PluginRecord): void {
-    rec.removed = true;
-    this.clearTimers(rec);
-    // The watchdog outlives clearTimers: an unload waiting for a hung handler needs its timeout.
-    this.delivery.stopWatchdog(rec);
-    rec.active = undefined;
-    rec.pending = undefined;
-    this.wiring.syncCoreServices(rec);
-    this.records.delete(rec.id);
-    if (this.records.size === 0) this.delivery.stopListening();
-  }
-
-  private clearTimers(rec: PluginRecord): void {
-    if (rec.retryTimer !== undefined) this.clock.clearTimeout(rec.retryTimer);
-    if (rec.backoffTimer !== undefined) this.clock.clearTimeout(rec.backoffTimer);
-    rec.retryTimer = undefined;
-    rec.backoffTimer = undefined;
-  }
-
-  private async reloadLocked(rec: PluginRecord, next: ReloadSource): Promise<void> {
-    const id = rec.id;
-    if (rec.removed) throw notFound(id);
-    if (!CONFIG_ENTRY_RECOVERABLE[rec.entry.state]) {
-      throw new HomecoreError(
-        ErrorCode.OPERATION_NOT_ALLOWED,
-        `cannot reload while the config entry is ${rec.entry.state}: wait for the current operation to finish`,
-        { plugin: id },
-      );
-    }
-    let manifest: ResolvedManifest;
-    let runtime: PluginRuntime;
-    try {
-      manifest = next.manifest === undefined ? rec.manifest : this.validate(next.manifest);
-      if (manifest.domain !== id) {
-        throw new HomecoreError(
-          ErrorCode.MANIFEST_INVALID,
-          `the new manifest's domain ${manifest.domain} differs from ${id}: a reload keeps the domain; unload and load instead`,
-          { plugin: id },
-        );
-      }
-      runtime = runtimeFor(this.runtimes, manifest);
-      const unmet = (manifest.dependencies ?? []).filter((d) => this.records.get(d)?.entry.state !== 'loaded');
-      if (unmet.length > 0) throw dependencyFailedError(id, unmet);
-      checkConfigData(id, manifest.config_schema, rec.entry.data);
-    } catch (error) {
-      throw this.reloadFailed(rec, error);
-    }
-    if (next.manifest !== undefined) this.warnUncovered(manifest);
-    const code = next.code ?? rec.code;
-    const baseDir = next.baseDir ?? rec.baseDir;
-    const old = rec.active;
-
-    if (old === undefined) {
-      // Not running (setup_error, setup_retry): a fresh setup with the new version.
-      this.clearTimers(rec);
-      rec.tries = 0;
-      Object.assign(rec, { manifest, code, baseDir, runtime });
-      this.delivery.resetHealth(rec);
-      try {
-        await this.setUp(rec);
-      } catch (error) {
-        throw this.reloadFailed(rec, error);
-      }
-      if (rec.entry.state === 'loaded') this.emit({ type: 'plugin_reloaded', plugin: id });
-      return;
-    }
-
-    // Hot swap: pause the old one after its in-flight handler, set the new one up, then swap.
-    rec.paused = true;
-    await rec.whenStopped();
-    let fresh: Activation;
-    try {
-      fresh = await this.activate(rec, manifest, code, baseDir, runtime);
-    } catch (error) {
-      rec.paused = false;
-      this.delivery.schedulePump(rec);
-      throw this.reloadFailed(rec, error);
-    }
-    rec.active = fresh;
-    Object.assign(rec, { manifest, code, baseDir, runtime });
-    this.delivery.resetHealth(rec);
-    this.delivery.keepSelected(rec, fresh);
-    await this.teardown(rec, old);
-    await this.close(old);
-    this.wiring.syncCoreServices(rec);
-    rec.paused = false;
-    this.emit({ type: 'plugin_reloaded', plugin: id });
-    this.delivery.schedulePump(rec);
-  }
-
-  private reloadFailed(rec: PluginRecord, failure: unknown): HomecoreError {
-    const cause = toHomecoreError(failure, ErrorCode.SETUP_FAILED, { plugin: rec.id });
-    const error = new HomecoreError(
-      ErrorCode.RELOAD_FAILED,
-      `reload failed, ${rec.active !== undefined ? 'the previous version keeps running' : 'nothing is running'}: ${cause.message}`,
-      { plugin: rec.id, hook: 'reload', cause, details: { code: cause.code } },
-    );
-    this.emit({ type: 'reload_failed', plugin: rec.id, error });
-    return error;
-  }
-
-  // ---------------------------------------------------------------- helpers
-
-  private emit(activity: RegistryActivity): void {
-    this.book.emit(activity);
-  }
-
-  private require(id: PluginId): PluginRecord {
-    const rec = this.records.get(id);
-    if (rec === undefined) throw notFound(id);
-    return rec;
-  }
-
-
-}
-
-function notFound(id: string): HomecoreError {
-  return new HomecoreError(ErrorCode.PLUGIN_NOT_FOUND, `no plugin ${id} is loaded: check the id with list()`, { plugin: id });
-}
-
-function setupError(id: string, failure: unknown): HomecoreError {
-  if (failure instanceof HomecoreError) {
-    if (failure.plugin !== undefined) return failure;
-    // A coded error thrown by the plugin (ConfigEntryNotReady...): keep its code, name the plugin.
-    return new HomecoreError(failure.code, failure.message, { plugin: id, hook: 'setup', details: failure.details, cause: failure });
-  }
-  return new HomecoreError(ErrorCode.SETUP_FAILED, `setup failed: ${messageOf(failure)}: fix the plugin's setup or its config, then reload it`, {
-    plugin: id,
-    hook: 'setup',
-    cause: failure,
-  });
 }

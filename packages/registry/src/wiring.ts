@@ -33,6 +33,7 @@ export class Wiring {
     this.clock = settings.clock;
   }
 
+  /** The context an activation's plugin acts through, wired to this registry. */
   contextFor(activation: Activation): PluginContext {
     const rec = activation.record;
     return createPluginContext({
@@ -61,6 +62,7 @@ export class Wiring {
 
   // ---------------------------------------------------------------- subscriptions
 
+  /** Adds manifest or ctx.subscribe patterns to the index; returns their remover. */
   addSubscriptions(activation: Activation, subscription: Subscription): () => void {
     const added: IndexEntry<Activation>[] = [];
     for (const pattern of subscription.entities ?? []) added.push({ owner: activation, kind: 'entity', pattern: String(pattern) });
