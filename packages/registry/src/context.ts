@@ -1,6 +1,7 @@
 import {
   ErrorCode,
   HomecoreError,
+  isHomecoreError,
   matchesPattern,
   type Attributes,
   type Clock,
@@ -88,7 +89,7 @@ export function createPluginContext(host: ContextHost): PluginContext {
    * sees where the bad call came from. Errors that already name a plugin pass through.
    */
   const attributed = (error: unknown, hook: string | null): unknown => {
-    if (!(error instanceof HomecoreError) || error.plugin !== undefined) return error;
+    if (!isHomecoreError(error) || error.plugin !== undefined) return error;
     const message = error.hook === undefined ? error.message : error.message.replace(/^\[[^\]]*\] /, '');
     return new HomecoreError(error.code, message, {
       plugin,

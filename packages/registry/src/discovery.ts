@@ -186,7 +186,7 @@ export async function discoverPlugins(dir: string): Promise<DiscoveryReport> {
       }
       found.push({ dir: real, manifest, code: entryReal, config });
     } catch (error) {
-      report.errors.push(folderError(error, folder, error instanceof HomecoreError && error.code.startsWith('HC_ERR_MANIFEST') ? manifestFile : folder));
+      report.errors.push(folderError(error, folder, isHomecoreError(error) && error.code.startsWith('HC_ERR_MANIFEST') ? manifestFile : folder));
     }
   }
 

@@ -2,6 +2,7 @@ import {
   CONFIG_ENTRY_RECOVERABLE,
   ErrorCode,
   HomecoreError,
+  isHomecoreError,
   PermissionSet,
   toHomecoreError,
   type Clock,
@@ -265,7 +266,7 @@ export class Lifecycle {
       return undefined;
     } catch (failure) {
       const error =
-        failure instanceof HomecoreError
+        isHomecoreError(failure)
           ? failure
           : new HomecoreError(ErrorCode.TEARDOWN_FAILED, `teardown failed: ${messageOf(failure)}: make teardown release resources without throwing`, {
               plugin: rec.id,
@@ -465,7 +466,7 @@ function notFound(id: string): HomecoreError {
 }
 
 function setupError(id: string, failure: unknown): HomecoreError {
-  if (failure instanceof HomecoreError) {
+  if (isHomecoreError(failure)) {
     if (failure.plugin !== undefined) return failure;
     // A coded error thrown by the plugin (ConfigEntryNotReady...): keep its code, name the plugin.
     return new HomecoreError(failure.code, failure.message, { plugin: id, hook: 'setup', details: failure.details, cause: failure });
