@@ -113,7 +113,9 @@ describe('the sandbox example', () => {
     expect(summary.runaway_meter).toMatchObject({ health: 'quarantined', dropped: 1 });
 
     // The memory hog: traps inside its 1 MiB and keeps being re-created.
-    expect(of('handler_failed', 'hoarding_history').every((r) => r.error.code === 'HC_ERR_WASM_TRAP')).toBe(true);
+    const hog = of('handler_failed', 'hoarding_history');
+    expect(hog.length).toBeGreaterThan(0);
+    expect(hog.every((r) => r.error.code === 'HC_ERR_WASM_TRAP' && r.error.message.includes('it may have run out of memory'))).toBe(true);
     expect(summary.hoarding_history.delivered).toBe(summary.runaway_meter.delivered + 1);
 
     // The snoop: refused and audited; the door was never unlocked.

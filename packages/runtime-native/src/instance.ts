@@ -109,7 +109,7 @@ export class NativePluginInstance implements PluginInstance {
   }
 
   stats(): RuntimeStats {
-    return { hook_calls: this.#calls, hook_errors: this.#errors };
+    return { hookCalls: this.#calls, hookErrors: this.#errors };
   }
 
   dispose(): void {

@@ -319,7 +319,7 @@ describe('PluginInstance hooks', () => {
     expect(() => instance.handleEvent(deliver({}))).toThrow();
     await instance.teardown();
     expect(tornDown).toBe(true);
-    expect(instance.stats()).toEqual({ hook_calls: 3, hook_errors: 1 });
+    expect(instance.stats()).toEqual({ hookCalls: 3, hookErrors: 1 });
     await instance.dispose();
     const error = await rejection(instance.setup(contextStub));
     expect(error).toMatchObject({ code: ErrorCode.OPERATION_NOT_ALLOWED, plugin: 'demo', hook: 'setup' });

@@ -313,8 +313,19 @@ export class WasmPluginInstance implements PluginInstance {
     } catch (err) {
       this.recordFuel(err instanceof FuelExhausted ? budget : budget - safeFuelLeft(exports, budget));
       this.counters.traps++;
+      const pages = exports.memory.buffer.byteLength / 65_536;
       this.exports = undefined; // discarded: its memory may be half-way through an update
-      throw trapError(err, this.plugin, hook, budget, this.init.hostFuelPerCall ?? budget);
+      const error = trapError(err, this.plugin, hook, budget, this.init.hostFuelPerCall ?? budget);
+      // A guest allocator that cannot grow by what it needs ends in `unreachable`, usually before the
+      // cap itself is reached: when most of the cap is in use, say that this is the likely cause.
+      if (error.code === ErrorCode.WASM_TRAP && pages * 2 > this.init.maxPages) {
+        throw new HomecoreError(
+          ErrorCode.WASM_TRAP,
+          `${error.message.replace(/^\[[^\]]*\] /, '')} (its memory was at ${pages} of its ${this.init.maxPages}-page cap: it may have run out of memory; free what it keeps, or raise limits.memory_pages)`,
+          { plugin: this.plugin, hook, cause: err, details: { memoryPages: pages, maxPages: this.init.maxPages } },
+        );
+      }
+      throw error;
     } finally {
       this.phase = 'idle';
       this.flushServiceCalls();

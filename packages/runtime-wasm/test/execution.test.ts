@@ -14,6 +14,20 @@ async function ready(bytes: Uint8Array, m = manifest(), runtime = devRuntime().r
   return { instance, ...stub, runtime };
 }
 
+describe('a trap with memory at its cap', () => {
+  test('says the plugin probably ran out of memory', async () => {
+    // Grows until memory.grow fails, then gives up the way an allocator does: unreachable.
+    const body = `(func (export "hc_on_event") (param i32 i32) (result i32)
+      (loop $more (br_if $more (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+      (unreachable))`;
+    const { instance } = await ready(wat(guest({ body, memory: '(memory (export "memory") 1)' })), manifest({ limits: { memory_pages: 4 } }));
+    const err = await rejection(instance.handleEvent(delivered('my_event')));
+    expect(err.code).toBe(ErrorCode.WASM_TRAP);
+    expect(err.message).toContain('its memory was at 4 of its 4-page cap: it may have run out of memory');
+    expect(err.plugin).toBe('probe');
+  });
+});
+
 describe('a guest that returns DENIED', () => {
   test('fails with a message naming the refused host call', async () => {
     // hc_state_set on sensor.kitchen, returning whatever the host answered.
