@@ -128,7 +128,7 @@ export class Delivery {
     }
   }
 
-  /** After a reload, keeps only queued events the new activation subscribes to and may read. */
+  /** After a reload (or its rollback), keeps only queued events the activation now running subscribes to and may read. */
   keepSelected(rec: PluginRecord, activation: Activation): void {
     for (const item of rec.queue.drain()) {
       if (!isEvent(item)) {

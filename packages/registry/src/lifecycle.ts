@@ -413,6 +413,8 @@ export class Lifecycle {
     try {
       fresh = await this.activate(rec, manifest, code, baseDir, runtime);
     } catch (error) {
+      // Events queued during the swap were selected by either version: keep the old one's share.
+      this.delivery.keepSelected(rec, old);
       rec.paused = false;
       this.delivery.schedulePump(rec);
       throw this.reloadFailed(rec, error);
