@@ -6,6 +6,7 @@ import {
   PermissionSet,
   toHomecoreError,
   type Clock,
+  type ConfigEntry,
   type ConfigEntryState,
   type PluginCode,
   type PluginId,
@@ -449,6 +450,7 @@ export class Lifecycle {
       if (update.data !== undefined) checkConfigData(id, rec.manifest.config_schema, update.data);
       const updated = updatedEntry(rec.entry, update, this.clock);
       if (updated === undefined) return;
+      const previous = rec.entry;
       rec.entry = updated.entry;
       if (!updated.reconfigured || rec.active === undefined || rec.entry.state !== 'loaded') return;
       const entry = rec.entry;
@@ -456,10 +458,34 @@ export class Lifecycle {
       try {
         handled = (await this.delivery.runQueued(rec, 'onConfigUpdate', (instance) => instance.handleConfigUpdate(entry))) === true;
       } catch (error) {
-        throw this.delivery.handlerError(rec, 'onConfigUpdate', error);
+        throw this.updateRejected(rec, previous, this.delivery.handlerError(rec, 'onConfigUpdate', error));
       }
-      if (!handled) await this.reloadLocked(rec, {});
+      if (handled) return;
+      try {
+        await this.reloadLocked(rec, {});
+      } catch (error) {
+        throw this.updateRejected(rec, previous, error as HomecoreError);
+      }
     });
+  }
+
+  /**
+   * The running version refused the update (or its reload failed): the entry gets its previous
+   * title, data, options and modified_at back, so getConfig() and ctx.configEntry show what runs.
+   */
+  private updateRejected(rec: PluginRecord, previous: ConfigEntry, cause: HomecoreError): HomecoreError {
+    rec.entry = Object.freeze({
+      ...rec.entry,
+      title: previous.title,
+      data: previous.data,
+      options: previous.options,
+      modified_at: previous.modified_at,
+    });
+    return new HomecoreError(
+      cause.code,
+      `config entry update rejected, the previous config entry is kept: ${cause.message.replace(/^\[[^\]]*\] /, '')}`,
+      { plugin: rec.id, hook: cause.hook ?? 'onConfigUpdate', cause, ...(cause.details !== undefined ? { details: cause.details } : {}) },
+    );
   }
 }
 

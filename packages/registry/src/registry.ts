@@ -122,7 +122,8 @@ export class PluginRegistry {
   /**
    * Updates a config entry. A changed `data` is validated against the config schema first. When
    * options or data change, a running plugin's `onConfigUpdate` hook is called; without one the
-   * plugin is reloaded (HA semantics).
+   * plugin is reloaded (HA semantics). If the hook or the reload fails, the previous title, data
+   * and options are put back (the running version keeps them) and this rejects with the failure.
    */
   updateConfigEntry(id: PluginId, update: ConfigEntryUpdate): Promise<void> {
     return this.lifecycle.updateConfigEntry(id, update);
