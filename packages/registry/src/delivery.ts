@@ -368,30 +368,64 @@ export class Delivery {
    */
   private handlerTimedOut(rec: PluginRecord): void {
     const limit = rec.pendingLimit;
-    rec.pendingSince = -1;
-    const task = rec.inFlightTask;
-    const hook = task !== undefined ? task.hook : rec.inFlightHook;
+    const hook = rec.inFlightTask !== undefined ? rec.inFlightTask.hook : rec.inFlightHook;
     const error = new HomecoreError(
       ErrorCode.HANDLER_TIMEOUT,
       `${hook} did not finish within ${limit} ms, so the plugin's queue moved on without it: keep hooks short, ` +
         'do slow work in the background (without awaiting it in the hook), or raise limits.handler_timeout_ms',
       { plugin: rec.id, hook, details: { limitMs: limit } },
     );
+    this.abandonInFlight(rec, error, true);
+  }
+
+  /**
+   * An unload gave up waiting for the in-flight item: it fails with HC_ERR_HANDLER_TIMEOUT (counted
+   * and reported, not fed to the failure policy), its late result is ignored, and the paused pump stops.
+   */
+  abandonForUnload(rec: PluginRecord, waitedMs: number): void {
+    const hook = rec.inFlightTask !== undefined ? rec.inFlightTask.hook : rec.inFlightHook;
+    const error = new HomecoreError(
+      ErrorCode.HANDLER_TIMEOUT,
+      `${hook} was still running ${waitedMs} ms after the plugin's unload began, so it was abandoned and teardown ran: ` +
+        'end hooks when ctx.signal aborts (it aborts when the unload begins)',
+      { plugin: rec.id, hook, details: { limitMs: waitedMs } },
+    );
+    this.abandonInFlight(rec, error, false);
+  }
+
+  private abandonInFlight(rec: PluginRecord, error: HomecoreError, feedPolicy: boolean): void {
+    rec.pendingSince = -1;
+    const task = rec.inFlightTask;
+    const hook = error.hook ?? '';
     if (task !== undefined) {
       rec.inFlightTask = undefined;
       const activation = rec.active;
       if (activation !== undefined) activation.hook = null;
       this.countedFailures.add(error);
-      this.eventHandlerFailed(rec, hook, error);
+      if (feedPolicy) this.eventHandlerFailed(rec, hook, error);
+      else this.countFailure(rec, hook, error);
       task.reject(error);
     } else if (rec.inFlight !== undefined) {
       rec.asyncToken++;
       if (rec.sharedInFlight) rec.sharedAbandoned = true;
-      this.eventSettled(rec, true, error);
+      if (feedPolicy) this.eventSettled(rec, true, error);
+      else {
+        this.countFailure(rec, hook, error);
+        const activation = rec.inFlight;
+        rec.inFlight = undefined;
+        activation.hook = null;
+        activation.parentContextId = null;
+      }
     } else {
       return;
     }
     this.pump(rec);
+  }
+
+  /** Counts a handler failure and reports it. */
+  private countFailure(rec: PluginRecord, hook: string, error: HomecoreError): void {
+    rec.errors++;
+    this.book.emit({ type: 'handler_failed', plugin: rec.id, hook, error });
   }
 
   // ---------------------------------------------------------------- failure policy
@@ -399,8 +433,7 @@ export class Delivery {
   /** The failure policy: consecutive failures lead to a backoff, repeated backoffs to quarantine. */
   private eventHandlerFailed(rec: PluginRecord, hook: string, failure: unknown): void {
     const error = toHomecoreError(failure, ErrorCode.HANDLER_FAILED, { plugin: rec.id, hook });
-    rec.errors++;
-    this.book.emit({ type: 'handler_failed', plugin: rec.id, hook, error });
+    this.countFailure(rec, hook, error);
     rec.consecutiveFailures++;
     const failures = rec.consecutiveFailures;
     if (failures < this.policy.maxConsecutiveFailures) return;
@@ -435,8 +468,7 @@ export class Delivery {
     const error = toHomecoreError(failure, ErrorCode.HANDLER_FAILED, { plugin: rec.id, hook });
     if (error.code === ErrorCode.PLUGIN_QUARANTINED || error.code === ErrorCode.SERVICE_NOT_FOUND) return error;
     if (this.countedFailures.has(error)) return error;
-    rec.errors++;
-    this.book.emit({ type: 'handler_failed', plugin: rec.id, hook, error });
+    this.countFailure(rec, hook, error);
     return error;
   }
 

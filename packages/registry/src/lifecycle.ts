@@ -249,9 +249,26 @@ export class Lifecycle {
     }
   }
 
+  private teardownMs(activation: Activation): number {
+    return Math.min(activation.manifest.limits?.teardown_timeout_ms ?? Infinity, this.settings.limits.teardownTimeoutMs);
+  }
+
+  /** Waits for the paused pump to stop, at most `ms`; then abandons the in-flight hook. */
+  private async stopWithin(rec: PluginRecord, ms: number): Promise<void> {
+    const stopped = rec.whenStopped();
+    if (!Number.isFinite(ms)) return stopped;
+    let timer: unknown;
+    const late = new Promise<boolean>((resolve) => (timer = this.clock.setTimeout(() => resolve(true), ms)));
+    const timedOut = await Promise.race([stopped.then(() => false), late]);
+    this.clock.clearTimeout(timer);
+    if (!timedOut) return;
+    this.delivery.abandonForUnload(rec, ms);
+    await rec.whenStopped();
+  }
+
   /** Runs teardown with its timeout; reports a failure and returns it. */
   private async teardown(rec: PluginRecord, activation: Activation): Promise<HomecoreError | undefined> {
-    const ms = Math.min(activation.manifest.limits?.teardown_timeout_ms ?? Infinity, this.settings.limits.teardownTimeoutMs);
+    const ms = this.teardownMs(activation);
     activation.abort.abort();
     this.delivery.cancelTimers(activation);
     activation.hook = 'teardown';
@@ -302,13 +319,28 @@ export class Lifecycle {
     await this.serialize(rec, () => this.unloadLocked(rec));
   }
 
-  /** Unloads every plugin in reverse dependency order. */
+  /**
+   * Unloads every plugin, each after the plugins that (after-)depend on it; plugins that do not
+   * depend on each other are unloaded concurrently, so one slow teardown does not hold up the rest.
+   */
   async unloadAll(): Promise<void> {
-    const order = dependencyOrder(dependencyNodes(this.records)).reverse();
+    const nodes = dependencyNodes(this.records);
+    const dependents = new Map<string, string[]>();
+    for (const [id, node] of nodes) {
+      for (const d of new Set([...node.dependencies, ...node.after])) dependents.set(d, [...(dependents.get(d) ?? []), id]);
+    }
+    // Dependents come first in this order; waiting only on plugins started earlier cannot deadlock.
+    const order = dependencyOrder(nodes).reverse();
+    const done = new Map<string, Promise<void>>();
     for (const id of order) {
       const rec = this.records.get(id);
-      if (rec !== undefined) await this.serialize(rec, () => this.unloadLocked(rec));
+      if (rec === undefined) continue;
+      const before = (dependents.get(id) ?? []).map((d) => done.get(d)).filter((p) => p !== undefined);
+      const unloaded = Promise.all(before).then(() => this.serialize(rec, () => this.unloadLocked(rec)));
+      done.set(id, unloaded.catch(() => undefined));
+      unloaded.catch(() => undefined);
     }
+    await Promise.all(done.values());
   }
 
   private async unloadLocked(rec: PluginRecord): Promise<void> {
@@ -319,7 +351,9 @@ export class Lifecycle {
     if (activation !== undefined) {
       this.setEntryState(rec, 'unload_in_progress', null);
       rec.paused = true;
-      await rec.whenStopped();
+      // ctx.signal first, so an in-flight hook listening to it can end before teardown.
+      activation.abort.abort();
+      await this.stopWithin(rec, this.teardownMs(activation));
       failed = await this.teardown(rec, activation);
       rec.active = undefined;
       await this.close(activation);

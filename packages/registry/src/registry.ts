@@ -96,15 +96,19 @@ export class PluginRegistry {
   // ---------------------------------------------------------------- unloading and reloading
 
   /**
-   * Unloads a plugin: cancels a pending retry, runs teardown (always, even after failures or
-   * quarantine), aborts its signal, removes its services and subscriptions and disposes it.
+   * Unloads a plugin: cancels a pending retry, aborts its signal, waits for a running hook at most
+   * the teardown timeout (then abandons it, counted as HC_ERR_HANDLER_TIMEOUT), runs teardown
+   * (always, even after failures or quarantine), removes its services and subscriptions and disposes it.
    * Refused with HC_ERR_DEPENDENTS_LOADED while other plugins depend on it, unless `cascade`.
    */
   unload(id: PluginId, options: { cascade?: boolean } = {}): Promise<void> {
     return this.lifecycle.unload(id, options);
   }
 
-  /** Unloads every plugin in reverse dependency order; every teardown runs, failures are reported as activity. */
+  /**
+   * Unloads every plugin, dependents before their dependencies and independent plugins concurrently;
+   * every teardown runs, failures are reported as activity.
+   */
   unloadAll(): Promise<void> {
     return this.lifecycle.unloadAll();
   }
