@@ -1,5 +1,6 @@
 import { ErrorCode, HomecoreError, toHomecoreError, type BusEvent, type Clock, type DeliveredEvent, type HostCore, type PluginInstance } from '@homecore/core-traits';
 import type { Bookkeeping } from './bookkeeping.js';
+import { outsideServiceCall } from './causality.js';
 import { createDeliveredEvent, subscriptionSelects, type SubscriptionIndex } from './dispatch.js';
 import type { IdleTracker } from './idle.js';
 import { QueuedTask, type Activation, type PluginRecord, type QueueItem } from './record.js';
@@ -160,8 +161,11 @@ export class Delivery {
     this.idle.busyPumps++;
     // Deliver after the core's synchronous dispatch returns: a plugin never runs inside a write.
     // One microtask starts every pump scheduled meanwhile (a fan-out schedules hundreds at once).
-    if (this.scheduledPumps.push(rec) === 1) queueMicrotask(this.startPumps);
+    // Started outside any service call that queued the work, so handlers do not inherit its causality.
+    if (this.scheduledPumps.push(rec) === 1) outsideServiceCall(this.queueStartPumps);
   }
+
+  private readonly queueStartPumps = (): void => queueMicrotask(this.startPumps);
 
   private readonly startPumps = (): void => {
     const batch = this.scheduledPumps;

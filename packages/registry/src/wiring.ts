@@ -9,6 +9,7 @@ import {
   type Subscription,
 } from '@homecore/core-traits';
 import type { Bookkeeping } from './bookkeeping.js';
+import { serviceCallScope } from './causality.js';
 import { createPluginContext } from './context.js';
 import type { Delivery } from './delivery.js';
 import type { IndexEntry, SubscriptionIndex } from './dispatch.js';
@@ -45,7 +46,8 @@ export class Wiring {
       signal: activation.abort.signal,
       entry: () => rec.entry,
       hook: () => activation.hook,
-      parentContextId: () => activation.parentContextId,
+      // A service handler's writes name the call; otherwise the event being handled (or nothing).
+      parentContextId: () => serviceCallScope.getStore() ?? activation.parentContextId,
       closed: () => activation.closed,
       denied: (action, target) => this.book.recordDenial(rec, action, target, activation.hook),
       emit: (activity) => this.book.emit(activity),
@@ -178,14 +180,15 @@ export class Wiring {
     rec.serviceCalls++;
     try {
       let result: unknown;
+      const parent = call.context.id;
       if (activation !== undefined && handler !== undefined) {
-        result = await handler(call);
+        result = await serviceCallScope.run(parent, () => handler(call));
       } else if (activation !== undefined && activation.routed.has(name)) {
         // A plugin calling its own service from a handler must not wait behind itself.
         result =
           call.context.user_id === `plugin:${id}`
-            ? await activation.instance.handleServiceCall(call)
-            : await this.delivery.runQueued(rec, 'onServiceCall', (instance) => instance.handleServiceCall(call));
+            ? await serviceCallScope.run(parent, () => activation.instance.handleServiceCall(call))
+            : await this.delivery.runQueued(rec, 'onServiceCall', (instance) => serviceCallScope.run(parent, () => instance.handleServiceCall(call)));
       } else {
         throw new HomecoreError(ErrorCode.SERVICE_NOT_FOUND, `service ${id}.${name} has no handler right now: the plugin is not running`, {
           plugin: id,
