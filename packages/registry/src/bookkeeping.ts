@@ -87,5 +87,7 @@ export function statsOf(rec: PluginRecord): PluginStats {
     queueDepth: rec.queuedEvents,
     permissionDenials: rec.denials,
     runtime,
+    lastError: rec.lastError,
+    loadedAt: rec.loadedAt,
   };
 }

@@ -429,6 +429,7 @@ export class Delivery {
   /** Counts a handler failure and reports it. */
   private countFailure(rec: PluginRecord, hook: string, error: HomecoreError): void {
     rec.errors++;
+    rec.noteFailure(error, hook, this.clock.now());
     this.book.emit({ type: 'handler_failed', plugin: rec.id, hook, error });
   }
 

@@ -12,6 +12,7 @@ export type {
   LoadOptions,
   LoadReport,
   PermissionDenial,
+  PluginFailure,
   PluginHealth,
   PluginStats,
   PluginSummary,

@@ -140,6 +140,7 @@ export class Lifecycle {
     } catch (failure) {
       this.delivery.dropQueue(rec, undefined);
       const error = failure as HomecoreError;
+      rec.noteFailure(error, 'setup', this.clock.now());
       if (error.code === ErrorCode.CONFIG_ENTRY_NOT_READY) {
         // HA's ConfigEntryNotReady backoff: 5, 10, 20, 40, 80, 80... s plus up to 1 s of jitter.
         const wait = 5000 * 2 ** Math.min(rec.tries, 4) + Math.floor(this.settings.random() * 1000);
@@ -156,6 +157,7 @@ export class Lifecycle {
     }
     rec.tries = 0;
     rec.active = activation;
+    rec.loadedAt = this.clock.now();
     this.setEntryState(rec, 'loaded', null);
     this.book.emit({ type: 'plugin_loaded', plugin: rec.id, runtime: activation.instance.kind });
     this.delivery.schedulePump(rec);
@@ -292,6 +294,7 @@ export class Lifecycle {
               cause: failure,
             });
       rec.errors++;
+      rec.noteFailure(error, 'teardown', this.clock.now());
       this.book.emit({ type: 'teardown_failed', plugin: rec.id, error });
       return error;
     } finally {
@@ -455,6 +458,7 @@ export class Lifecycle {
       throw this.reloadFailed(rec, error);
     }
     rec.active = fresh;
+    rec.loadedAt = this.clock.now();
     Object.assign(rec, { manifest, code, baseDir, runtime });
     this.delivery.resetHealth(rec);
     this.delivery.keepSelected(rec, fresh);
@@ -473,6 +477,7 @@ export class Lifecycle {
       `reload failed, ${rec.active !== undefined ? 'the previous version keeps running' : 'nothing is running'}: ${cause.message}`,
       { plugin: rec.id, hook: 'reload', cause, details: { code: cause.code } },
     );
+    rec.noteFailure(cause, 'reload', this.clock.now());
     this.book.emit({ type: 'reload_failed', plugin: rec.id, error });
     return error;
   }

@@ -1,5 +1,6 @@
 import type {
   ConfigEntry,
+  HomecoreError,
   DeliveredEvent,
   PermissionSet,
   PluginCode,
@@ -11,7 +12,7 @@ import type {
 import type { ResolvedManifest } from '@homecore/manifest';
 import { Fifo, type IndexEntry } from './dispatch.js';
 import { DurationWindow } from './util.js';
-import type { DropReason, PluginHealth, PluginSummary } from './types.js';
+import type { DropReason, PluginFailure, PluginHealth, PluginSummary } from './types.js';
 
 /** One running instance of a plugin with everything it registered; a reload swaps activations. */
 export interface Activation {
@@ -129,6 +130,9 @@ export class PluginRecord {
   servicesCalled = 0;
   eventsFired = 0;
   readonly durations = new DurationWindow();
+  /** The most recent failure of the plugin's code, and when the running version was set up. */
+  lastError: PluginFailure | null = null;
+  loadedAt: number | null = null;
 
   constructor(id: string, manifest: ResolvedManifest, code: PluginCode, baseDir: string | undefined, runtime: PluginRuntime, entry: ConfigEntry) {
     this.id = id;
@@ -177,6 +181,11 @@ export class PluginRecord {
   set healthReason(value: string | null) {
     this.#healthReason = value;
     this.summary = undefined;
+  }
+
+  /** Remembers a failure of the plugin's code for stats(). */
+  noteFailure(error: HomecoreError, hook: string | null, time: number): void {
+    this.lastError = Object.freeze({ code: error.code, message: error.message, hook: error.hook ?? hook, time });
   }
 
   /** The activation service calls and context callbacks should reach now. */

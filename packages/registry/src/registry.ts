@@ -153,7 +153,8 @@ export class PluginRegistry {
 
   /**
    * Per-plugin figures: deliveries, drops by reason, errors, handler time, queue depth, state,
-   * denials, what the plugin did (writes, services called, events fired) and runtime stats.
+   * denials, what the plugin did (writes, services called, events fired), runtime stats, the most
+   * recent failure (`lastError`) and when the running version was set up (`loadedAt`).
    */
   stats(): RegistryStats {
     const plugins: Record<PluginId, PluginStats> = {};

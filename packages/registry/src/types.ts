@@ -140,6 +140,18 @@ export interface PluginSummary {
   readonly entryId: string;
 }
 
+/** A plugin's most recent failure, as `stats()` shows it. */
+export interface PluginFailure {
+  /** The error code, for example `HC_ERR_HANDLER_FAILED`. */
+  readonly code: string;
+  /** The error message (what went wrong and what to fix). */
+  readonly message: string;
+  /** The hook that failed (`setup`, `teardown`, `onStateChanged`, `onServiceCall`...), or null. */
+  readonly hook: string | null;
+  /** When, in ms since the epoch on the registry clock. */
+  readonly time: number;
+}
+
 /** Per-plugin figures in `stats()`. */
 export interface PluginStats {
   readonly id: PluginId;
@@ -171,6 +183,13 @@ export interface PluginStats {
   readonly permissionDenials: number;
   /** Figures from the runtime (`PluginInstance.stats()`), empty when no instance runs. */
   readonly runtime: RuntimeStats;
+  /**
+   * The most recent failure of the plugin's code: a handler, setup (including a failed reload or
+   * a setup retry), teardown or service failure, timeouts included; null if none yet.
+   */
+  readonly lastError: PluginFailure | null;
+  /** When the running version finished its setup (ms since the epoch, registry clock; a reload sets it anew), or null when none runs. */
+  readonly loadedAt: number | null;
 }
 
 /** What `registry.stats()` returns. */
