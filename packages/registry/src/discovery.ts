@@ -1,5 +1,5 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ErrorCode, HomecoreError, isHomecoreError } from '@homecore/core-traits';
 import { parseManifest } from '@homecore/manifest';
 import type { ConfigEntryInit, DiscoveredPlugin, DiscoveryReport } from './types.js';
@@ -88,18 +88,101 @@ function refuseEntryOutside(text: string, folder: string): void {
   }
 }
 
+/** Reads one plugin folder (already known to lie inside the plugin directory); throws a coded error. */
+async function readFolder(folder: string, name: string, notes: string[]): Promise<DiscoveredPlugin> {
+  const manifestFile = join(folder, MANIFEST);
+  const real = await realpath(folder);
+  const manifestReal = await realpath(manifestFile);
+  if (!inside(real, manifestReal)) {
+    throw new HomecoreError(ErrorCode.PATH_OUTSIDE_ROOT, `manifest.json links outside its folder (to ${manifestReal}): use a real file`, {});
+  }
+  const text = await readFile(manifestReal, 'utf8');
+  refuseEntryOutside(text, real);
+  const { manifest, warnings } = parseManifest(text, manifestFile);
+  const domain = manifest.domain;
+  for (const w of warnings) notes.push(`${manifestFile}: ${w.pointer || '(root)'}: ${w.message}`);
+  if (name !== domain) notes.push(`${folder}: folder name differs from the domain ${domain}; rename the folder to ${domain}`);
+
+  const entryPath = resolve(real, manifest.entry);
+  if (isAbsolute(manifest.entry) || !inside(real, entryPath)) {
+    throw new HomecoreError(
+      ErrorCode.PATH_OUTSIDE_ROOT,
+      `entry ${JSON.stringify(manifest.entry)} points outside the plugin folder: use a path inside the folder, like "index.js"`,
+      { plugin: domain, details: { entry: manifest.entry } },
+    );
+  }
+  let entryReal: string;
+  try {
+    entryReal = await realpath(entryPath);
+  } catch {
+    throw new HomecoreError(
+      ErrorCode.ENTRY_NOT_FOUND,
+      `entry ${JSON.stringify(manifest.entry)} does not exist in ${folder}: build the plugin or fix "entry"`,
+      { plugin: domain, details: { entry: manifest.entry } },
+    );
+  }
+  if (!inside(real, entryReal)) {
+    throw new HomecoreError(
+      ErrorCode.PATH_OUTSIDE_ROOT,
+      `entry ${JSON.stringify(manifest.entry)} links outside the plugin folder (to ${entryReal}): use a real file inside the folder`,
+      { plugin: domain, details: { entry: manifest.entry, target: entryReal } },
+    );
+  }
+  if (!(await stat(entryReal)).isFile()) {
+    throw new HomecoreError(ErrorCode.ENTRY_NOT_FOUND, `entry ${JSON.stringify(manifest.entry)} is not a file: point "entry" at the module`, {
+      plugin: domain,
+      details: { entry: manifest.entry },
+    });
+  }
+
+  let config: ConfigEntryInit | undefined;
+  const configFile = join(real, CONFIG);
+  if (await exists(configFile)) {
+    const configReal = await realpath(configFile);
+    if (!inside(real, configReal)) {
+      throw new HomecoreError(ErrorCode.PATH_OUTSIDE_ROOT, `config.json links outside the plugin folder: use a real file`, { plugin: domain });
+    }
+    config = parseConfig(await readFile(configReal, 'utf8'), join(folder, CONFIG), domain);
+  }
+  return { dir: real, manifest, code: entryReal, config };
+}
+
+/**
+ * Reads a plugin folder again (for a reload from disk): the same checks as discovery, the folder
+ * still inside `root`. Throws a coded error naming the file at fault.
+ */
+export async function readPluginFolder(root: string, folder: string): Promise<DiscoveredPlugin> {
+  const manifestFile = join(folder, MANIFEST);
+  try {
+    const real = await realpath(folder);
+    if (!inside(root, real)) {
+      throw new HomecoreError(ErrorCode.PATH_OUTSIDE_ROOT, `${folder} now links outside the plugin directory ${root}: copy the plugin into it`, {
+        details: { folder, target: real },
+      });
+    }
+    if (!(await exists(manifestFile))) {
+      throw new HomecoreError(ErrorCode.PLUGIN_FOLDER_INVALID, `${manifestFile} is gone: put the plugin's manifest.json back`, { details: { folder } });
+    }
+    return await readFolder(folder, basename(folder), []);
+  } catch (error) {
+    throw folderError(error, folder, isHomecoreError(error) && error.code.startsWith('HC_ERR_MANIFEST') ? manifestFile : folder);
+  }
+}
+
 /**
  * Finds plugin folders: every immediate sub-folder of `dir` holding a manifest.json (other
  * entries are skipped silently). Each folder is checked on its own, so a bad one is reported and
- * the others still load; a plugin folder linked from outside `dir` is refused.
+ * the others still load; a plugin folder linked from outside `dir` is refused. `onRoot` hears the
+ * directory's real path (what `readPluginFolder` checks a folder against later).
  */
-export async function discoverPlugins(dir: string): Promise<DiscoveryReport> {
+export async function discoverPlugins(dir: string, onRoot?: (root: string) => void): Promise<DiscoveryReport> {
   const report: DiscoveryReport = { plugins: [], errors: [], warnings: [] };
   let root: string;
   let names: string[];
   try {
     root = await realpath(resolve(dir));
     names = (await readdir(root)).sort();
+    onRoot?.(root);
   } catch (error) {
     report.errors.push(
       new HomecoreError(ErrorCode.PLUGIN_FOLDER_INVALID, `plugin directory ${dir} cannot be read (${String(error)}): pass an existing folder`, {
@@ -131,60 +214,7 @@ export async function discoverPlugins(dir: string): Promise<DiscoveryReport> {
       continue;
     }
     try {
-      const real = await realpath(folder);
-      const manifestReal = await realpath(manifestFile);
-      if (!inside(real, manifestReal)) {
-        throw new HomecoreError(ErrorCode.PATH_OUTSIDE_ROOT, `manifest.json links outside its folder (to ${manifestReal}): use a real file`, {});
-      }
-      const text = await readFile(manifestReal, 'utf8');
-      refuseEntryOutside(text, real);
-      const { manifest, warnings } = parseManifest(text, manifestFile);
-      const domain = manifest.domain;
-      for (const w of warnings) report.warnings.push(`${manifestFile}: ${w.pointer || '(root)'}: ${w.message}`);
-      if (name !== domain) report.warnings.push(`${folder}: folder name differs from the domain ${domain}; rename the folder to ${domain}`);
-
-      const entryPath = resolve(real, manifest.entry);
-      if (isAbsolute(manifest.entry) || !inside(real, entryPath)) {
-        throw new HomecoreError(
-          ErrorCode.PATH_OUTSIDE_ROOT,
-          `entry ${JSON.stringify(manifest.entry)} points outside the plugin folder: use a path inside the folder, like "index.js"`,
-          { plugin: domain, details: { entry: manifest.entry } },
-        );
-      }
-      let entryReal: string;
-      try {
-        entryReal = await realpath(entryPath);
-      } catch {
-        throw new HomecoreError(
-          ErrorCode.ENTRY_NOT_FOUND,
-          `entry ${JSON.stringify(manifest.entry)} does not exist in ${folder}: build the plugin or fix "entry"`,
-          { plugin: domain, details: { entry: manifest.entry } },
-        );
-      }
-      if (!inside(real, entryReal)) {
-        throw new HomecoreError(
-          ErrorCode.PATH_OUTSIDE_ROOT,
-          `entry ${JSON.stringify(manifest.entry)} links outside the plugin folder (to ${entryReal}): use a real file inside the folder`,
-          { plugin: domain, details: { entry: manifest.entry, target: entryReal } },
-        );
-      }
-      if (!(await stat(entryReal)).isFile()) {
-        throw new HomecoreError(ErrorCode.ENTRY_NOT_FOUND, `entry ${JSON.stringify(manifest.entry)} is not a file: point "entry" at the module`, {
-          plugin: domain,
-          details: { entry: manifest.entry },
-        });
-      }
-
-      let config: ConfigEntryInit | undefined;
-      const configFile = join(real, CONFIG);
-      if (await exists(configFile)) {
-        const configReal = await realpath(configFile);
-        if (!inside(real, configReal)) {
-          throw new HomecoreError(ErrorCode.PATH_OUTSIDE_ROOT, `config.json links outside the plugin folder: use a real file`, { plugin: domain });
-        }
-        config = parseConfig(await readFile(configReal, 'utf8'), join(folder, CONFIG), domain);
-      }
-      found.push({ dir: real, manifest, code: entryReal, config });
+      found.push(await readFolder(folder, name, report.warnings));
     } catch (error) {
       report.errors.push(folderError(error, folder, isHomecoreError(error) && error.code.startsWith('HC_ERR_MANIFEST') ? manifestFile : folder));
     }

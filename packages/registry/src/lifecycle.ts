@@ -19,11 +19,12 @@ import { checkConfigData } from './config-schema.js';
 import { subscriptionWarnings } from './coverage.js';
 import type { Delivery } from './delivery.js';
 import { cycleError, dependencyFailedError, dependencyNodes, dependentsOf, duplicateError, missingError, nodeOf } from './dependencies.js';
+import { readPluginFolder } from './discovery.js';
 import { dependencyOrder, findCycles } from './graph.js';
 import type { IdleTracker } from './idle.js';
-import { PluginRecord, type Activation } from './record.js';
+import { PluginRecord, type Activation, type FolderSource } from './record.js';
 import type { RegistrySettings } from './settings.js';
-import type { ConfigEntryUpdate, LoadOptions, ReloadSource } from './types.js';
+import type { ConfigEntryInit, ConfigEntryUpdate, DiscoveredPlugin, LoadOptions, ReloadSource } from './types.js';
 import { invoke, messageOf, withTimeout } from './util.js';
 import { runtimeFor, validateManifest } from './validation.js';
 import type { Wiring } from './wiring.js';
@@ -39,6 +40,7 @@ export class Lifecycle {
   constructor(
     private readonly settings: RegistrySettings,
     private readonly records: Map<PluginId, PluginRecord>,
+    private readonly folders: ReadonlyMap<string, FolderSource>,
     private readonly book: Bookkeeping,
     private readonly idle: IdleTracker,
     private readonly delivery: Delivery,
@@ -84,6 +86,8 @@ export class Lifecycle {
     const config = options.config ?? {};
     checkConfigData(id, manifest.config_schema, config.data ?? {});
     const rec = new PluginRecord(id, manifest, code, options.baseDir, runtime, newEntry(manifest, config, this.clock, this.settings.random));
+    const folder = options.baseDir !== undefined ? this.folders.get(options.baseDir) : undefined;
+    if (folder !== undefined && folder.entry === code) rec.folder = folder;
     this.delivery.bindPump(rec);
     this.records.set(id, rec);
     this.delivery.listenToCore();
@@ -393,10 +397,23 @@ export class Lifecycle {
   /** Swaps in a new version with rollback (see PluginRegistry.reload). */
   async reload(id: PluginId, next: ReloadSource): Promise<void> {
     const rec = this.require(id);
-    await this.idle.trackSetup(this.serialize(rec, () => this.reloadLocked(rec, next)));
+    const fromDisk = next.manifest === undefined && next.code === undefined && next.baseDir === undefined;
+    await this.idle.trackSetup(
+      this.serialize(rec, async () => {
+        if (!fromDisk || rec.folder === undefined || rec.removed) return this.reloadLocked(rec, next);
+        let found: DiscoveredPlugin;
+        try {
+          found = await readPluginFolder(rec.folder.root, rec.folder.dir);
+        } catch (error) {
+          throw this.reloadFailed(rec, error);
+        }
+        return this.reloadLocked(rec, { manifest: found.manifest, code: found.code, baseDir: found.dir }, found.config);
+      }),
+    );
   }
 
-  private async reloadLocked(rec: PluginRecord, next: ReloadSource): Promise<void> {
+  /** Reloads with `next`; `config` (a re-read config.json) replaces the entry's title, data and options if the reload succeeds. */
+  private async reloadLocked(rec: PluginRecord, next: ReloadSource, config?: ConfigEntryInit): Promise<void> {
     const id = rec.id;
     if (rec.removed) throw notFound(id);
     if (!CONFIG_ENTRY_RECOVERABLE[rec.entry.state]) {
@@ -420,9 +437,15 @@ export class Lifecycle {
       runtime = runtimeFor(this.settings.runtimes, manifest);
       const unmet = (manifest.dependencies ?? []).filter((d) => this.records.get(d)?.entry.state !== 'loaded');
       if (unmet.length > 0) throw dependencyFailedError(id, unmet);
-      checkConfigData(id, manifest.config_schema, rec.entry.data);
+      checkConfigData(id, manifest.config_schema, config !== undefined ? (config.data ?? {}) : rec.entry.data);
     } catch (error) {
       throw this.reloadFailed(rec, error);
+    }
+    const previous = rec.entry;
+    if (config !== undefined) {
+      const title = config.title !== undefined ? { title: config.title } : {};
+      const updated = updatedEntry(rec.entry, { ...title, data: config.data ?? {}, options: config.options ?? {} }, this.clock);
+      if (updated !== undefined) rec.entry = updated.entry;
     }
     if (next.manifest !== undefined) this.warnUncovered(manifest);
     const code = next.code ?? rec.code;
@@ -438,6 +461,7 @@ export class Lifecycle {
       try {
         await this.setUp(rec);
       } catch (error) {
+        this.restoreEntry(rec, previous);
         throw this.reloadFailed(rec, error);
       }
       if (rec.entry.state === 'loaded') this.book.emit({ type: 'plugin_reloaded', plugin: id });
@@ -453,6 +477,7 @@ export class Lifecycle {
     } catch (error) {
       // Events queued during the swap were selected by either version: keep the old one's share.
       this.delivery.keepSelected(rec, old);
+      this.restoreEntry(rec, previous);
       rec.paused = false;
       this.delivery.schedulePump(rec);
       throw this.reloadFailed(rec, error);
@@ -508,24 +533,28 @@ export class Lifecycle {
     });
   }
 
+  /** Puts back the title, data, options and modified_at of `previous` (the entry's state stays as it is now). */
+  private restoreEntry(rec: PluginRecord, previous: ConfigEntry): void {
+    rec.entry = restoreEntryFields(rec.entry, previous);
+  }
+
   /**
    * The running version refused the update (or its reload failed): the entry gets its previous
    * title, data, options and modified_at back, so getConfig() and ctx.configEntry show what runs.
    */
   private updateRejected(rec: PluginRecord, previous: ConfigEntry, cause: HomecoreError): HomecoreError {
-    rec.entry = Object.freeze({
-      ...rec.entry,
-      title: previous.title,
-      data: previous.data,
-      options: previous.options,
-      modified_at: previous.modified_at,
-    });
+    this.restoreEntry(rec, previous);
     return new HomecoreError(
       cause.code,
       `config entry update rejected, the previous config entry is kept: ${cause.message.replace(/^\[[^\]]*\] /, '')}`,
       { plugin: rec.id, hook: cause.hook ?? 'onConfigUpdate', cause, ...(cause.details !== undefined ? { details: cause.details } : {}) },
     );
   }
+}
+
+function restoreEntryFields(current: ConfigEntry, previous: ConfigEntry): ConfigEntry {
+  if (current === previous) return current;
+  return Object.freeze({ ...current, title: previous.title, data: previous.data, options: previous.options, modified_at: previous.modified_at });
 }
 
 function notFound(id: string): HomecoreError {

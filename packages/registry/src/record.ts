@@ -14,6 +14,13 @@ import { Fifo, type IndexEntry } from './dispatch.js';
 import { DurationWindow } from './util.js';
 import type { DropReason, PluginFailure, PluginHealth, PluginSummary } from './types.js';
 
+/** A plugin folder found by discovery: its real path, its plugin directory and its entry file. */
+export interface FolderSource {
+  readonly root: string;
+  readonly dir: string;
+  readonly entry: string;
+}
+
 /** One running instance of a plugin with everything it registered; a reload swaps activations. */
 export interface Activation {
   readonly record: PluginRecord;
@@ -60,6 +67,8 @@ export class PluginRecord {
   readonly id: string;
   code: PluginCode;
   baseDir: string | undefined;
+  /** The folder the plugin was discovered in (and its plugin directory): a reload without a new version re-reads it. */
+  folder: FolderSource | undefined = undefined;
   #manifest: ResolvedManifest;
   #runtime: PluginRuntime;
   #entry: ConfigEntry;

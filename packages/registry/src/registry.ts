@@ -7,7 +7,7 @@ import { discoverPlugins } from './discovery.js';
 import { SubscriptionIndex } from './dispatch.js';
 import { IdleTracker } from './idle.js';
 import { Lifecycle } from './lifecycle.js';
-import type { Activation, PluginRecord } from './record.js';
+import type { Activation, FolderSource, PluginRecord } from './record.js';
 import { resolveSettings } from './settings.js';
 import type {
   ConfigEntryUpdate,
@@ -39,6 +39,8 @@ export class PluginRegistry {
   private readonly idleTracker = new IdleTracker();
   private readonly delivery: Delivery;
   private readonly lifecycle: Lifecycle;
+  /** Plugin folders discover() found, by real path: a plugin loaded from one reloads from disk. */
+  private readonly folders = new Map<string, FolderSource>();
 
   constructor(options: RegistryOptions) {
     const settings = resolveSettings(options);
@@ -46,7 +48,7 @@ export class PluginRegistry {
     this.book = new Bookkeeping(settings.clock);
     this.delivery = new Delivery(settings, index, this.book, this.idleTracker);
     const wiring = new Wiring(settings, index, this.book, this.delivery);
-    this.lifecycle = new Lifecycle(settings, this.records, this.book, this.idleTracker, this.delivery, wiring);
+    this.lifecycle = new Lifecycle(settings, this.records, this.folders, this.book, this.idleTracker, this.delivery, wiring);
   }
 
   // ---------------------------------------------------------------- loading
@@ -71,7 +73,9 @@ export class PluginRegistry {
 
   /** Reads every plugin folder under `dir` (manifest, entry, optional config.json); loads nothing. */
   async discover(dir: string): Promise<DiscoveryReport> {
-    const report = await discoverPlugins(dir);
+    let root = '';
+    const report = await discoverPlugins(dir, (real) => (root = real));
+    for (const plugin of report.plugins) this.folders.set(plugin.dir, { root, dir: plugin.dir, entry: plugin.code });
     for (const { manifest } of report.plugins) {
       for (const warning of subscriptionWarnings(manifest)) report.warnings.push(`${manifest.domain}: ${warning}`);
     }
@@ -117,7 +121,11 @@ export class PluginRegistry {
    * Swaps in a new version (new code and/or manifest; by default the same code) with rollback: the
    * new one is set up before the old one is torn down, events queued meanwhile go to the new one in
    * order, and if its setup fails the old one keeps running and this rejects HC_ERR_RELOAD_FAILED.
-   * A reload also gives a backed-off or quarantined plugin a fresh start.
+   * A reload also gives a backed-off or quarantined plugin a fresh start. Without `next`, a plugin
+   * loaded from a folder `discover()`/`loadDirectory()` found (with that folder as `baseDir` and its
+   * entry as code) is read from disk again: manifest.json, the entry and config.json (when present,
+   * its title, data and options replace the entry's); a changed domain or a now-invalid folder
+   * rejects HC_ERR_RELOAD_FAILED and the old version keeps running.
    */
   reload(id: PluginId, next: ReloadSource = {}): Promise<void> {
     return this.lifecycle.reload(id, next);

@@ -250,7 +250,7 @@ export interface ConfigEntryUpdate {
   options?: Record<string, JsonValue>;
 }
 
-/** The new version for `registry.reload()`; omitted parts stay as they are. */
+/** The new version for `registry.reload()`; omitted parts stay as they are (with none given, a plugin from a discovered folder is re-read from disk). */
 export interface ReloadSource {
   manifest?: unknown;
   code?: PluginCode;
