@@ -1,14 +1,35 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 /**
- * The context id of the service call a plugin's service handler runs for. Kept across the
- * handler's awaits, so every write it makes names the call as its parent, even while other
- * handlers of the same plugin run concurrently.
+ * The context id of the service call whose handler is running right now, if any. Set only for the
+ * synchronous part of a handler: a process-wide AsyncLocalStorage would carry it across awaits,
+ * but on Node 20 it turns on promise hooks for the whole process and slows every async handler by
+ * about a third. Service calls routed through the plugin's queue (`onServiceCall`) keep their
+ * parent across awaits through the activation instead, since nothing else of that plugin runs then.
  */
-export const serviceCallScope = new AsyncLocalStorage<string>();
+let current: string | undefined;
+
+/** Runs `fn` (a service handler) with `parent` as the parent of the writes it makes synchronously. */
+export function withServiceParent<T>(parent: string, fn: () => T): T {
+  const previous = current;
+  current = parent;
+  try {
+    return fn();
+  } finally {
+    current = previous;
+  }
+}
+
+/** The parent for a write made now by a service handler, if one is running synchronously. */
+export function serviceParent(): string | undefined {
+  return current;
+}
 
 /** Runs `fn` outside any service call, so work it schedules is not attributed to that call. */
 export function outsideServiceCall(fn: () => void): void {
-  if (serviceCallScope.getStore() === undefined) fn();
-  else serviceCallScope.exit(fn);
+  const previous = current;
+  current = undefined;
+  try {
+    fn();
+  } finally {
+    current = previous;
+  }
 }

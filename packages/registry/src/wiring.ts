@@ -9,7 +9,7 @@ import {
   type Subscription,
 } from '@homecore/core-traits';
 import type { Bookkeeping } from './bookkeeping.js';
-import { serviceCallScope } from './causality.js';
+import { serviceParent, withServiceParent } from './causality.js';
 import { createPluginContext } from './context.js';
 import type { Delivery } from './delivery.js';
 import type { IndexEntry, SubscriptionIndex } from './dispatch.js';
@@ -47,7 +47,7 @@ export class Wiring {
       entry: () => rec.entry,
       hook: () => activation.hook,
       // A service handler's writes name the call; otherwise the event being handled (or nothing).
-      parentContextId: () => serviceCallScope.getStore() ?? activation.parentContextId,
+      parentContextId: () => serviceParent() ?? activation.parentContextId,
       closed: () => activation.closed,
       denied: (action, target) => this.book.recordDenial(rec, action, target, activation.hook),
       emit: (activity) => this.book.emit(activity),
@@ -182,13 +182,22 @@ export class Wiring {
       let result: unknown;
       const parent = call.context.id;
       if (activation !== undefined && handler !== undefined) {
-        result = await serviceCallScope.run(parent, () => handler(call));
+        result = await withServiceParent(parent, () => handler(call));
       } else if (activation !== undefined && activation.routed.has(name)) {
         // A plugin calling its own service from a handler must not wait behind itself.
         result =
           call.context.user_id === `plugin:${id}`
-            ? await serviceCallScope.run(parent, () => activation.instance.handleServiceCall(call))
-            : await this.delivery.runQueued(rec, 'onServiceCall', (instance) => serviceCallScope.run(parent, () => instance.handleServiceCall(call)));
+            ? await withServiceParent(parent, () => activation.instance.handleServiceCall(call))
+            : await this.delivery.runQueued(rec, 'onServiceCall', async (instance) => {
+                // Queued: nothing else of this plugin runs until it settles, so the parent holds across awaits.
+                const running = rec.current();
+                if (running !== undefined) running.parentContextId = parent;
+                try {
+                  return await withServiceParent(parent, () => instance.handleServiceCall(call));
+                } finally {
+                  if (running !== undefined) running.parentContextId = null;
+                }
+              });
       } else {
         throw new HomecoreError(ErrorCode.SERVICE_NOT_FOUND, `service ${id}.${name} has no handler right now: the plugin is not running`, {
           plugin: id,
