@@ -76,7 +76,12 @@ describe('virtual_light (native)', () => {
 
   it('rejects data that does not name lights, with a coded error', async () => {
     const house = await buildHouse([]);
-    for (const data of [{}, { entity_id: 'switch.kettle' }, { entity_id: [] }, { entity_id: 5 }] as JsonObject[]) {
+    // Missing entity_id: the registry refuses it against the manifest's services[].schema.
+    await expect(house.call('virtual_light', 'turn_on', {})).rejects.toSatisfy(
+      (error: unknown) => isHomecoreError(error) && error.code === ErrorCode.SERVICE_INVALID && /virtual_light\.turn_on .*entity_id/.test(error.message),
+    );
+    // Present but not a light: the plugin's own check refuses it.
+    for (const data of [{ entity_id: 'switch.kettle' }, { entity_id: [] }, { entity_id: 5 }] as JsonObject[]) {
       await expect(house.call('virtual_light', 'turn_on', data)).rejects.toSatisfy(
         (error: unknown) => isHomecoreError(error) && error.code === ErrorCode.SERVICE_INVALID && /light\.<name>/.test(error.message),
       );

@@ -10,6 +10,7 @@ import {
 } from '@homecore/core-traits';
 import type { Bookkeeping } from './bookkeeping.js';
 import { serviceParent, withServiceParent } from './causality.js';
+import { checkServiceData } from './config-schema.js';
 import { createPluginContext } from './context.js';
 import type { Delivery } from './delivery.js';
 import type { IndexEntry, SubscriptionIndex } from './dispatch.js';
@@ -177,6 +178,11 @@ export class Wiring {
     }
     const activation = rec.current();
     const handler = activation?.services.get(name);
+    if (activation !== undefined) {
+      // The caller's mistake, refused before the plugin sees it: not counted against the plugin.
+      const declared = (activation.manifest.services ?? []).find((s) => s.name === name);
+      checkServiceData(id, name, declared?.schema, call.data);
+    }
     rec.serviceCalls++;
     try {
       let result: unknown;
