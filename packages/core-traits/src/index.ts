@@ -16,6 +16,7 @@ export type { HostCore } from './host.js';
 export {
   CONFIG_ENTRY_RECOVERABLE,
   EventType,
+  RESERVED_EVENT_TYPES,
   type BusEvent,
   type ConfigEntry,
   type ConfigEntryState,

@@ -119,3 +119,37 @@ export const EventType = {
   SERVICE_REMOVED: 'service_removed',
   COMPONENT_LOADED: 'component_loaded',
 } as const;
+
+/**
+ * Event types only the core may fire (Home Assistant's core-owned events in `homeassistant.const`):
+ * no permission grant covers them, not even `event:fire:*`, so a plugin cannot forge a state change,
+ * a service call, a clock tick or a lifecycle signal.
+ */
+export const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'state_changed',
+  'state_reported',
+  'call_service',
+  'service_registered',
+  'service_removed',
+  'time_changed',
+  'homeassistant_start',
+  'homeassistant_started',
+  'homeassistant_stop',
+  'homeassistant_final_write',
+  'homeassistant_close',
+  'component_loaded',
+  'core_config_updated',
+  'entity_registry_updated',
+  'device_registry_updated',
+  'area_registry_updated',
+  'floor_registry_updated',
+  'label_registry_updated',
+  'category_registry_updated',
+  'config_entry_discovered',
+  'logging_changed',
+  'user_added',
+  'user_updated',
+  'user_removed',
+  'themes_updated',
+  'panels_updated',
+]);

@@ -47,6 +47,12 @@ export interface PluginInstance {
   readonly kind: RuntimeKind;
   /** Which optional hooks exist. */
   readonly hooks: PluginHooks;
+  /**
+   * Largest event (its UTF-8 JSON) this instance accepts, if it has a cap. The registry skips a
+   * larger event for this instance (counted as dropped, reason `too_large`), without calling it
+   * and without counting a failure: an oversized event is not the receiver's fault.
+   */
+  readonly maxEventBytes?: number;
   /** Runs the plugin's setup; a rejection with `HC_ERR_CONFIG_ENTRY_NOT_READY` asks for a retry. */
   setup(context: PluginContext): Promise<void>;
   /** Runs the plugin's teardown. */
