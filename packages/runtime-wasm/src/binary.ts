@@ -55,6 +55,110 @@ export interface ModuleLayout {
   readonly memory: MemoryDecl | undefined;
   /** [start, end) byte ranges of every custom section. */
   readonly customSections: readonly (readonly [number, number])[];
+  /** Every section in binary order: its id, where it starts (at the id byte), where its body starts and ends. */
+  readonly sections: readonly SectionSpan[];
+  /** Globals imported (they come first in the global index space). */
+  readonly importedGlobals: number;
+  /** Globals the module defines. */
+  readonly definedGlobals: number;
+}
+
+/** Where one section lies in a binary. */
+export interface SectionSpan {
+  readonly id: number;
+  readonly start: number;
+  readonly bodyStart: number;
+  readonly end: number;
+}
+
+/**
+ * Limits on a module's shape, checked while reading it and before any heavy work, so that a module
+ * built to exhaust the host (a million functions, a ten-million-entry table) is refused at once.
+ */
+export interface ModuleShapeLimits {
+  /** Types in the type section. */
+  readonly types: number;
+  /** Parameters or results of one function type. */
+  readonly typeArity: number;
+  /** Imports. */
+  readonly imports: number;
+  /** Functions the module defines. */
+  readonly functions: number;
+  /** Exports. */
+  readonly exports: number;
+  /** Globals the module defines. */
+  readonly globals: number;
+  /** Data segments. */
+  readonly dataSegments: number;
+  /** Element segments. */
+  readonly elementSegments: number;
+  /** Entries across all element segments. */
+  readonly elementEntries: number;
+  /** Initial (and declared maximum) size of the table, in entries. */
+  readonly tableEntries: number;
+  /** Parameters plus locals of one function. */
+  readonly locals: number;
+  /** Bytes of one function body. */
+  readonly bodyBytes: number;
+  /** Depth of nested block/loop/if in one function. */
+  readonly nesting: number;
+  /** Targets of one br_table. */
+  readonly brTableTargets: number;
+}
+
+/** The default shape limits; docs/sandbox.md lists them with their reasons. */
+export const DEFAULT_SHAPE_LIMITS: Readonly<ModuleShapeLimits> = Object.freeze({
+  types: 10_000,
+  typeArity: 1_000,
+  imports: 1_000,
+  functions: 50_000,
+  exports: 10_000,
+  globals: 10_000,
+  dataSegments: 10_000,
+  elementSegments: 1_000,
+  elementEntries: 100_000,
+  tableEntries: 100_000,
+  locals: 10_000,
+  bodyBytes: 1024 * 1024,
+  nesting: 1_000,
+  brTableTargets: 10_000,
+});
+
+/** Raised for a well-formed module beyond one of its shape limits. */
+export class ShapeLimitError extends Error {
+  constructor(
+    /** The limit's name in `ModuleShapeLimits`. */
+    readonly limit: keyof ModuleShapeLimits,
+    /** The module's figure. */
+    readonly value: number,
+    /** The limit in force. */
+    readonly max: number,
+    where = '',
+  ) {
+    super(`${where === '' ? '' : `${where}: `}${value} ${SHAPE_LIMIT_NOUNS[limit]}, above the limit of ${max}`);
+  }
+}
+
+const SHAPE_LIMIT_NOUNS: Record<keyof ModuleShapeLimits, string> = {
+  types: 'types',
+  typeArity: 'parameters or results in one type',
+  imports: 'imports',
+  functions: 'functions',
+  exports: 'exports',
+  globals: 'globals',
+  dataSegments: 'data segments',
+  elementSegments: 'element segments',
+  elementEntries: 'element entries',
+  tableEntries: 'table entries',
+  locals: 'locals in one function',
+  bodyBytes: 'bytes in one function body',
+  nesting: 'nested blocks',
+  brTableTargets: 'br_table targets',
+};
+
+/** Throws `ShapeLimitError` when `value` is above `limits[limit]`. */
+export function checkShape(limits: ModuleShapeLimits, limit: keyof ModuleShapeLimits, value: number, where?: string): void {
+  if (value > limits[limit]) throw new ShapeLimitError(limit, value, limits[limit], where);
 }
 
 const FEATURE_NAMES: Record<number, string> = {
@@ -99,6 +203,12 @@ class Reader {
       throw new BinaryFormatError(`a name is not valid UTF-8 at byte ${this.pos - len}`);
     }
   }
+  /** A vector's length, refused past `limit` before any of it is read. */
+  count(shape: ModuleShapeLimits, limit: keyof ModuleShapeLimits): number {
+    const n = this.uleb();
+    checkShape(shape, limit, n);
+    return n;
+  }
   limits(what: string): { initial: number; maximum: number | undefined } {
     const flags = this.byte();
     if (flags & 0x02) throw new ForbiddenFeatureError(`shared ${what} (threads)`);
@@ -122,7 +232,7 @@ function valueType(byte: number): number {
  * `ForbiddenFeatureError` for shared or 64-bit memory, several memories or tables, non-function
  * (GC) types, reference/SIMD value types, tags (exceptions) and non-funcref tables.
  */
-export function readModuleLayout(bytes: Uint8Array): ModuleLayout {
+export function readModuleLayout(bytes: Uint8Array, shape: ModuleShapeLimits = DEFAULT_SHAPE_LIMITS): ModuleLayout {
   if (bytes.length < 8 || bytes[0] !== 0x00 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
     throw new BinaryFormatError('missing the \\0asm magic number');
   }
@@ -134,6 +244,10 @@ export function readModuleLayout(bytes: Uint8Array): ModuleLayout {
   const functionTypes: number[] = [];
   const exports: WasmExport[] = [];
   const customSections: (readonly [number, number])[] = [];
+  const sections: SectionSpan[] = [];
+  let importedGlobals = 0;
+  let definedGlobals = 0;
+  let elementEntries = 0;
   let memory: MemoryDecl | undefined;
   let importedMemories = 0;
   let importedTables = 0;
@@ -146,39 +260,39 @@ export function readModuleLayout(bytes: Uint8Array): ModuleLayout {
     const bodyEnd = bodyStart + size;
     if (bodyEnd > bytes.length) throw new BinaryFormatError(`section ${id} runs past the end of the module`);
     const r = new Reader(bytes, bodyStart, bodyEnd);
+    sections.push({ id, start: sectionStart, bodyStart, end: bodyEnd });
     switch (id) {
       case 0:
         customSections.push([sectionStart, bodyEnd]);
         break;
       case 1: {
-        for (let n = r.uleb(), i = 0; i < n; i++) {
+        for (let n = r.count(shape, 'types'), i = 0; i < n; i++) {
           const form = r.byte();
           if (form !== 0x60) throw new ForbiddenFeatureError(`type section entry 0x${form.toString(16)} is not a function type (GC)`);
           const params: number[] = [];
-          for (let c = r.uleb(), j = 0; j < c; j++) params.push(valueType(r.byte()));
+          for (let c = r.count(shape, 'typeArity'), j = 0; j < c; j++) params.push(valueType(r.byte()));
           const results: number[] = [];
-          for (let c = r.uleb(), j = 0; j < c; j++) results.push(valueType(r.byte()));
+          for (let c = r.count(shape, 'typeArity'), j = 0; j < c; j++) results.push(valueType(r.byte()));
           types.push({ params, results });
         }
         break;
       }
       case 2: {
-        for (let n = r.uleb(), i = 0; i < n; i++) {
+        for (let n = r.count(shape, 'imports'), i = 0; i < n; i++) {
           const module = r.name();
           const name = r.name();
           const kind = r.byte();
           let typeIndex = -1;
           if (kind === ExternKind.FUNC) typeIndex = r.uleb();
           else if (kind === ExternKind.TABLE) {
-            r.byte();
-            r.limits('table');
+            tableType(r, shape);
             importedTables++;
           } else if (kind === ExternKind.MEMORY) {
             r.limits('memory');
             importedMemories++;
           } else if (kind === ExternKind.GLOBAL) {
-            valueType(r.byte());
-            r.byte();
+            globalType(r);
+            importedGlobals++;
           } else if (kind === ExternKind.TAG) throw new ForbiddenFeatureError('tag import (exception handling)');
           else throw new BinaryFormatError(`unknown import kind ${kind}`);
           imports.push({ module, name, kind, typeIndex });
@@ -186,16 +300,12 @@ export function readModuleLayout(bytes: Uint8Array): ModuleLayout {
         break;
       }
       case 3:
-        for (let n = r.uleb(), i = 0; i < n; i++) functionTypes.push(r.uleb());
+        for (let n = r.count(shape, 'functions'), i = 0; i < n; i++) functionTypes.push(r.uleb());
         break;
       case 4: {
         const n = r.uleb();
         if (n + importedTables > 1) throw new ForbiddenFeatureError('more than one table (reference types)');
-        for (let i = 0; i < n; i++) {
-          const elem = r.byte();
-          if (elem !== 0x70) throw new ForbiddenFeatureError(`table of element type 0x${elem.toString(16)} (reference types)`);
-          r.limits('table');
-        }
+        for (let i = 0; i < n; i++) tableType(r, shape);
         break;
       }
       case 5: {
@@ -204,24 +314,114 @@ export function readModuleLayout(bytes: Uint8Array): ModuleLayout {
         if (n === 1) memory = { ...r.limits('memory'), sectionStart, sectionEnd: bodyEnd };
         break;
       }
+      case 6:
+        definedGlobals = r.count(shape, 'globals');
+        checkShape(shape, 'globals', definedGlobals + importedGlobals);
+        for (let i = 0; i < definedGlobals; i++) {
+          globalType(r);
+          constantExpression(r);
+        }
+        break;
       case 7:
-        for (let n = r.uleb(), i = 0; i < n; i++) exports.push({ name: r.name(), kind: r.byte(), index: r.uleb() });
+        for (let n = r.count(shape, 'exports'), i = 0; i < n; i++) exports.push({ name: r.name(), kind: r.byte(), index: r.uleb() });
+        break;
+      case 9:
+        for (let n = r.count(shape, 'elementSegments'), i = 0; i < n; i++) {
+          elementEntries += elementSegment(r, shape);
+          checkShape(shape, 'elementEntries', elementEntries);
+        }
+        break;
+      case 11:
+        r.count(shape, 'dataSegments');
+        break;
+      case 12:
+        checkShape(shape, 'dataSegments', r.uleb());
         break;
       case 13:
         throw new ForbiddenFeatureError('tag section (exception handling)');
-      case 6:
       case 8:
-      case 9:
       case 10:
-      case 11:
-      case 12:
         break;
       default:
         throw new BinaryFormatError(`unknown section id ${id}`);
     }
     top.pos = bodyEnd;
   }
-  return { types, imports, functionTypes, exports, memory, customSections };
+  return { types, imports, functionTypes, exports, memory, customSections, sections, importedGlobals, definedGlobals };
+}
+
+function tableType(r: Reader, shape: ModuleShapeLimits): void {
+  const elem = r.byte();
+  if (elem !== 0x70) throw new ForbiddenFeatureError(`table of element type 0x${elem.toString(16)} (reference types)`);
+  const { initial, maximum } = r.limits('table');
+  checkShape(shape, 'tableEntries', initial, 'table initial size');
+  // Without reference types nothing grows a table, but a huge declared maximum still makes engines reserve for it.
+  if (maximum !== undefined) checkShape(shape, 'tableEntries', maximum, 'table maximum size');
+}
+
+function globalType(r: Reader): void {
+  valueType(r.byte());
+  const mutability = r.byte();
+  if (mutability > 1) throw new BinaryFormatError(`global mutability flag ${mutability} at byte ${r.pos - 1}`);
+}
+
+/** Skips a constant expression of the allowed features: one const or global.get, then end. */
+function constantExpression(r: Reader): void {
+  const op = r.byte();
+  switch (op) {
+    case 0x41:
+    case 0x42:
+    case 0x23:
+      skipLeb(r);
+      break;
+    case 0x43:
+      r.pos += 4;
+      break;
+    case 0x44:
+      r.pos += 8;
+      break;
+    case 0xd0:
+    case 0xd2:
+      throw new ForbiddenFeatureError(`ref.${op === 0xd0 ? 'null' : 'func'} in a constant expression (reference types)`);
+    default:
+      throw new ForbiddenFeatureError(`instruction 0x${op.toString(16)} in a constant expression (extended constant expressions or another post-MVP proposal)`);
+  }
+  if (r.byte() !== 0x0b) throw new ForbiddenFeatureError('a constant expression of more than one instruction (extended constant expressions)');
+}
+
+function skipLeb(r: Reader): void {
+  for (let i = 0; i < 10; i++) if ((r.byte() & 0x80) === 0) return;
+  throw new BinaryFormatError(`LEB128 number too long at byte ${r.pos}`);
+}
+
+/** Reads one element segment of the bulk-memory forms (table 0, funcref only); returns its entry count. */
+function elementSegment(r: Reader, shape: ModuleShapeLimits): number {
+  const flags = r.uleb();
+  if (flags > 7) throw new BinaryFormatError(`element segment flags ${flags}`);
+  const explicitTable = (flags & 0x02) !== 0 && (flags & 0x01) === 0;
+  const passiveOrDeclared = (flags & 0x01) !== 0;
+  const usesExpressions = (flags & 0x04) !== 0;
+  if (explicitTable && r.uleb() !== 0) throw new ForbiddenFeatureError('an element segment for a table other than table 0 (reference types)');
+  if (!passiveOrDeclared) constantExpression(r);
+  if (flags === 3 || flags === 7) throw new ForbiddenFeatureError('a declarative element segment (reference types)');
+  if ((flags & 0x03) !== 0) {
+    const kind = r.byte();
+    if (usesExpressions ? kind !== 0x70 : kind !== 0x00) throw new ForbiddenFeatureError(`element segment of kind 0x${kind.toString(16)} (reference types)`);
+  }
+  const n = r.count(shape, 'elementEntries');
+  for (let i = 0; i < n; i++) {
+    if (!usesExpressions) {
+      r.uleb();
+      continue;
+    }
+    const op = r.byte();
+    if (op === 0xd2) r.uleb();
+    else if (op === 0xd0) {
+      if (r.byte() !== 0x70) throw new ForbiddenFeatureError('ref.null of a type other than funcref (reference types)');
+    } else throw new ForbiddenFeatureError(`instruction 0x${op.toString(16)} in an element expression`);
+    if (r.byte() !== 0x0b) throw new BinaryFormatError(`element expression without end at byte ${r.pos - 1}`);
+  }
+  return n;
 }
 
 /** The type of function `index` in the module's function index space (imports first). */

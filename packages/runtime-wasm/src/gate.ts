@@ -12,8 +12,11 @@ import {
   type PluginManifest,
 } from '@homecore/core-traits';
 import {
+  BinaryFormatError,
+  DEFAULT_SHAPE_LIMITS,
   ExternKind,
   ForbiddenFeatureError,
+  ShapeLimitError,
   ValType,
   formatSignature,
   functionType,
@@ -21,7 +24,9 @@ import {
   rewriteMemoryLimits,
   sameSignature,
   type ModuleLayout,
+  type ModuleShapeLimits,
 } from './binary.js';
+import { meterBinary } from './rewriter.js';
 import type { PluginLimits, WasmHostLimits } from './options.js';
 import { decodeTagged, parseModuleHash, publicKeyFromString, sha256Hex, verifyModuleSignature } from './signing.js';
 
@@ -85,7 +90,12 @@ export interface GateInput {
   readonly limits: PluginLimits;
   readonly clampUnboundedMemory: boolean;
   readonly warn: (message: string) => void;
+  /** Module shape limits (default `DEFAULT_SHAPE_LIMITS`). */
+  readonly shape?: ModuleShapeLimits;
 }
+
+/** The feature set, for messages. */
+export const ALLOWED_FEATURES = 'MVP + mutable-globals, sign-ext, bulk-memory, nontrapping-f2i and multivalue';
 
 /** Runs every check of the load gate in order; throws the first failure as a coded HomecoreError. */
 export function runLoadGate(input: GateInput): GatedModule {
@@ -107,25 +117,49 @@ export function runLoadGate(input: GateInput): GatedModule {
 
   let layout: ModuleLayout;
   try {
-    layout = readModuleLayout(bytes);
+    layout = readModuleLayout(bytes, input.shape ?? DEFAULT_SHAPE_LIMITS);
   } catch (err) {
-    if (err instanceof ForbiddenFeatureError) {
-      fail(
-        ErrorCode.WASM_FEATURE_FORBIDDEN,
-        `module uses ${err.message}, which the sandbox does not allow: build for MVP + mutable-globals, sign-ext, bulk-memory, nontrapping-f2i and multivalue only`,
-      );
-    }
-    fail(ErrorCode.WASM_INVALID, `module is not a valid WebAssembly binary (${(err as Error).message}): rebuild it`);
-    throw err; // unreachable: fail() throws
-  }
-  if (!WebAssembly.validate(bytes)) {
-    fail(ErrorCode.WASM_INVALID, 'module fails WebAssembly.validate: rebuild it with a standard toolchain and check it with wasm-validate');
+    throw binaryError(err, plugin);
   }
   const homecoreImports = checkImports(layout, fail);
   const exportNames = checkExports(layout, fail);
   const memory = checkMemory(input, layout, fail);
   checkRequiredImports(manifest, homecoreImports, fail);
   return { bytes: memory.bytes, hashHex, maxPages: memory.maxPages, exportNames, clamped: memory.clamped };
+}
+
+/**
+ * Meters gated bytes with the rewriter (the same pass checks every instruction against the
+ * allowlist); refusals become coded errors naming the function and offset.
+ */
+export function meterGated(gated: GatedModule, startFuel: number, plugin: string, shape: ModuleShapeLimits = DEFAULT_SHAPE_LIMITS): Uint8Array {
+  try {
+    return meterBinary(gated.bytes, { startFuel, shape });
+  } catch (err) {
+    throw binaryError(err, plugin);
+  }
+}
+
+/** Maps an error of the binary reader or the rewriter to the load gate's coded error. */
+export function binaryError(err: unknown, plugin: string): HomecoreError {
+  const options = { plugin, hook: 'load', cause: err };
+  if (err instanceof ShapeLimitError) {
+    return new HomecoreError(
+      ErrorCode.WASM_SHAPE_LIMIT,
+      `module is beyond a shape limit (${err.message}): a plugin should be far below it; split or simplify the module, or raise the host's shape limit '${err.limit}'`,
+      { ...options, details: { limit: err.limit, value: err.value, max: err.max } },
+    );
+  }
+  if (err instanceof ForbiddenFeatureError) {
+    return new HomecoreError(ErrorCode.WASM_FEATURE_FORBIDDEN, `module uses ${err.message}, which the sandbox does not allow: build for ${ALLOWED_FEATURES} only`, options);
+  }
+  if (err instanceof BinaryFormatError) {
+    return new HomecoreError(ErrorCode.WASM_INVALID, `module is not a valid WebAssembly binary (${err.message}): rebuild it`, options);
+  }
+  if (err instanceof RangeError) {
+    return new HomecoreError(ErrorCode.WASM_INVALID, `module could not be read (${err.message}): rebuild it`, options);
+  }
+  return err instanceof HomecoreError ? err : new HomecoreError(ErrorCode.INTERNAL, `reading the module failed: ${String(err)}`, options);
 }
 
 type Fail = (code: ErrorCodeValue, message: string, details?: Record<string, unknown>) => never;
@@ -242,6 +276,10 @@ function checkExports(layout: ModuleLayout, fail: Fail): Set<string> {
       `module declares ${markers.map((m) => `'${m}'`).join(' and ')} but this host speaks only '${ABI_VERSION_EXPORT}': rebuild against host ABI v1`,
       { markers },
     );
+  }
+  const marker = layout.exports.find((e) => e.name === ABI_VERSION_EXPORT);
+  if (marker !== undefined && marker.kind !== ExternKind.FUNC) {
+    fail(ErrorCode.WASM_ABI_VERSION, `'${ABI_VERSION_EXPORT}' must be an exported function (host-abi.md section 2), not a ${['function', 'table', 'memory', 'global', 'tag'][marker.kind] ?? 'value'}`);
   }
   const reserved = layout.exports.find((e) => e.name.startsWith(RESERVED_EXPORT_PREFIX));
   if (reserved !== undefined) {
