@@ -13,7 +13,7 @@ import {
   type ServiceCall,
   type ServiceHandler,
 } from '@homecore/core-traits';
-import { ENTITY_ID_RULE, isSlug, isValidEntityId } from './entity-id.js';
+import { ENTITY_ID_RULE, MAX_ENTITY_ID_LENGTH, isSlug, isValidEntityId } from './entity-id.js';
 import { copyJsonObject, jsonEqual } from './json-copy.js';
 import { formatTimestamp } from './timestamp.js';
 import { createUlidGenerator } from './ulid.js';
@@ -248,9 +248,17 @@ export class InMemoryCore implements HostCore {
     this.#dispatching = true;
     try {
       for (let next = this.#pending.shift(); next !== undefined; next = this.#pending.shift()) {
+        // The call is inline, not in a helper: a listener that throws (even a stack overflow on entry,
+        // when a plugin recursed deep before writing) costs that listener the event, never the others.
         for (const entry of this.#listeners) {
           if (!entry.active) continue;
-          this.#runListener(entry, next);
+          try {
+            const result: unknown = entry.listener(next);
+            // An async listener's rejection is isolated like a throw.
+            if (result instanceof Promise) result.catch(this.#rejected(next));
+          } catch (error) {
+            this.#reportListenerError(error, next);
+          }
         }
       }
     } finally {
@@ -258,21 +266,19 @@ export class InMemoryCore implements HostCore {
     }
   }
 
-  #runListener(entry: ListenerEntry, event: BusEvent): void {
-    try {
-      const result: unknown = entry.listener(event);
-      // An async listener's rejection is isolated like a throw.
-      if (result instanceof Promise) result.catch((error: unknown) => this.#reportListenerError(error, event));
-    } catch (error) {
-      this.#reportListenerError(error, event);
-    }
+  #rejected(event: BusEvent): (error: unknown) => void {
+    return (error) => this.#reportListenerError(error, event);
   }
 
   #reportListenerError(error: unknown, event: BusEvent): void {
     try {
       this.#onListenerError(error, event);
     } catch (reportError) {
-      defaultListenerError(reportError, event);
+      try {
+        defaultListenerError(reportError, event);
+      } catch {
+        // Nothing is left to report with (the stack is exhausted): the other listeners still run.
+      }
     }
   }
 
@@ -305,6 +311,13 @@ function defaultListenerError(error: unknown, event: BusEvent): void {
 function checkEntityId(entityId: unknown): string {
   if (typeof entityId !== 'string') {
     throw new HomecoreError(ErrorCode.ENTITY_ID_INVALID, `An entity id must be a string, got ${typeof entityId}; ${ENTITY_ID_RULE}`);
+  }
+  if (entityId.length > MAX_ENTITY_ID_LENGTH) {
+    throw new HomecoreError(
+      ErrorCode.ENTITY_ID_INVALID,
+      `Invalid entity id ${JSON.stringify(`${entityId.slice(0, 40)}…`)}: it is ${entityId.length} characters long, the limit is ${MAX_ENTITY_ID_LENGTH}; ${ENTITY_ID_RULE}`,
+      { details: { entity_id: entityId.slice(0, MAX_ENTITY_ID_LENGTH), limit: MAX_ENTITY_ID_LENGTH } },
+    );
   }
   if (!isValidEntityId(entityId)) {
     throw new HomecoreError(ErrorCode.ENTITY_ID_INVALID, `Invalid entity id ${JSON.stringify(entityId)}: ${ENTITY_ID_RULE}`, {

@@ -39,7 +39,11 @@ function copyValue(value: unknown, path: string, fail: JsonProblem, ancestors: S
     const copy: Record<string, JsonValue> = {};
     for (const key of Object.keys(value)) {
       const item = value[key];
-      if (item !== undefined) copy[key] = copyValue(item, `${path}.${key}`, fail, ancestors, depth + 1);
+      if (item === undefined) continue;
+      const copied = copyValue(item, `${path}.${key}`, fail, ancestors, depth + 1);
+      // `copy.__proto__ = x` would set the prototype; JSON's "__proto__" is plain data, kept as an own key.
+      if (key === '__proto__') Object.defineProperty(copy, key, { value: copied, enumerable: true, writable: true, configurable: true });
+      else copy[key] = copied;
     }
     out = copy;
   } else {
