@@ -1,4 +1,5 @@
 export { type ManifestIssue } from './issues.js';
+export { RESERVED_EVENT_TYPE_NAMES } from './reserved.js';
 export {
   DEFAULT_ENTRIES,
   DOMAIN_PATTERN,
