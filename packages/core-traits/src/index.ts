@@ -34,7 +34,10 @@ export {
   PERMISSION_ACTIONS,
   PERMISSION_CLAIM_REGEX,
   PermissionSet,
+  checkPattern,
+  compilePattern,
   matchesPattern,
+  type PatternMatcher,
   type PermissionAction,
 } from './permissions.js';
 export {
@@ -62,3 +65,4 @@ export type {
 export { HOMECORE_VERSION } from './version.js';
 export { ErrorCode, HomecoreError, isHomecoreError, toHomecoreError, type ErrorCodeValue, type ErrorOptions } from '@homecore/errors';
 export type { PluginManifest } from '@homecore/manifest';
+export { PATTERN_MAX_LENGTH, PATTERN_MAX_WILDCARDS, patternProblem, type PatternProblem } from '@homecore/manifest';

@@ -1,5 +1,6 @@
 export { type ManifestIssue } from './issues.js';
 export { RESERVED_EVENT_TYPE_NAMES } from './reserved.js';
+export { PATTERN_MAX_LENGTH, PATTERN_MAX_WILDCARDS, type PatternProblem, patternProblem } from './pattern.js';
 export {
   DEFAULT_ENTRIES,
   DOMAIN_PATTERN,

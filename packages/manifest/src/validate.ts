@@ -3,6 +3,7 @@ import Compile from 'typebox/compile';
 import { explainSchema } from './check.js';
 import { type ManifestIssue, childPointer, show } from './issues.js';
 import { jsonErrorOffset } from './json-position.js';
+import { checkPatternLimits } from './pattern.js';
 import { checkReservedEventClaims } from './reserved.js';
 import { DEFAULT_ENTRIES, DOMAIN_PATTERN, type ManifestShape, manifestSchema } from './schema.js';
 import { parseVersion } from './version.js';
@@ -99,6 +100,7 @@ function checkFields(fields: Fields, errors: ManifestIssue[], warnings: Manifest
   checkDependencies(fields, errors);
   checkEntry(fields, errors);
   checkSigning(fields, errors);
+  checkPatternLimits(fields, errors);
   checkReservedEventClaims(fields, warnings);
 
   if (Array.isArray(fields.services)) {
