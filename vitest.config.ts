@@ -1,5 +1,3 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // One vitest run for the whole workspace. Tests import packages by name; the `source`
@@ -10,8 +8,6 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     environment: 'node',
-    // The CLI caches metered wasm modules; tests keep that cache out of the user's home.
-    env: { HOMECORE_CACHE_DIR: join(tmpdir(), 'homecore-test-cache') },
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default', './scripts/summary-reporter.ts'],

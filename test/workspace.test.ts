@@ -94,6 +94,21 @@ describe('workspace packages', () => {
     expect([...external].filter((d) => /binaryen|assemblyscript|wabt/.test(d))).toEqual([]);
   });
 
+  it('@homecore/runtime-wasm installs without binaryen or any other external package: the metering rewriter is its own', () => {
+    const seen = new Set<string>();
+    const external = new Set<string>();
+    const walk = (name: string) => {
+      if (seen.has(name)) return;
+      seen.add(name);
+      for (const dep of Object.keys(byName.get(name)?.json.dependencies ?? {})) {
+        if (dep.startsWith('@homecore/')) walk(dep);
+        else external.add(dep);
+      }
+    };
+    walk('@homecore/runtime-wasm');
+    expect([...external].filter((d) => /binaryen|wabt|assemblyscript/.test(d))).toEqual([]);
+  });
+
   it('the design card holds: core-traits and runtime-wasm depend only on what the card allows', () => {
     const runtimeDeps = (name: string) => internalDeps(byName.get(name)!.json, ['dependencies']).sort();
     expect(runtimeDeps('@homecore/manifest')).toEqual(['@homecore/errors']);

@@ -36,7 +36,7 @@ export async function checkConformance(
   referenceDir: string,
   candidateDir: string,
   scenarioPath: string,
-  trust: { trustedKeys: string[]; allowUnsigned: boolean; cacheDir: string | null },
+  trust: { trustedKeys: string[]; allowUnsigned: boolean },
 ): Promise<ConformanceReport> {
   await requireDirectory(referenceDir, 'reference plugin directory');
   await requireDirectory(candidateDir, 'candidate plugin directory');
@@ -51,7 +51,7 @@ export async function checkConformance(
   return { conformant: differences.length === 0, reference, candidate, differences };
 }
 
-async function record(dir: string, steps: readonly ScenarioStep[], trust: { trustedKeys: string[]; allowUnsigned: boolean; cacheDir: string | null }): Promise<ConformanceRun> {
+async function record(dir: string, steps: readonly ScenarioStep[], trust: { trustedKeys: string[]; allowUnsigned: boolean }): Promise<ConformanceRun> {
   const house = await openHouse({ ...trust, frozenAt: START, warn: () => undefined });
   const actions: string[] = [];
   const failures: string[] = [];

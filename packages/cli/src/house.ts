@@ -21,7 +21,6 @@ export interface House {
 export interface HouseOptions {
   trustedKeys: string[];
   allowUnsigned: boolean;
-  cacheDir: string | null;
   /** Freeze the clock at this instant (ms), for replays that must see identical times. */
   frozenAt?: number;
   /** The clock to use (default: a new ScenarioClock). */

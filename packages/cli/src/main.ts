@@ -10,7 +10,6 @@ import { readTrustKeys } from './trust.js';
 import { USAGE, usageError } from './usage.js';
 import { formatValidation, validatePath } from './validate.js';
 import { inspectWasm } from './inspect.js';
-import { defaultCacheDir } from './wasm.js';
 import { generateKeys, signPlugin } from './sign.js';
 import { checkConformance, formatConformance } from './conformance.js';
 
@@ -29,20 +28,18 @@ const OPTIONS = {
   'allow-unsigned': { type: 'boolean' },
   manifest: { type: 'string' },
   key: { type: 'string' },
-  'cache-dir': { type: 'string' },
-  'no-cache': { type: 'boolean' },
   strict: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
 
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
-  run: ['json', 'scenario', 'trust-key', 'allow-unsigned', 'cache-dir', 'no-cache'],
+  run: ['json', 'scenario', 'trust-key', 'allow-unsigned'],
   validate: ['json', 'strict'],
   list: ['json'],
   inspect: ['json', 'manifest', 'trust-key', 'allow-unsigned'],
   sign: ['json', 'manifest', 'key'],
-  conformance: ['json', 'scenario', 'trust-key', 'allow-unsigned', 'cache-dir', 'no-cache'],
+  conformance: ['json', 'scenario', 'trust-key', 'allow-unsigned'],
   keygen: ['json'],
 };
 
@@ -78,13 +75,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     const target = rest[0]!;
     const trustedKeys = readTrustKeys(values['trust-key'] ?? [], process.cwd());
-    if (values['cache-dir'] !== undefined && values['no-cache']) throw usageError('--cache-dir and --no-cache contradict each other; give one');
-    const cacheDir = values['no-cache'] ? null : resolve(values['cache-dir'] ?? defaultCacheDir());
 
     switch (command) {
       case 'run': {
         const output = (elapsed: () => number) => (json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true));
-        return await runPlugins({ dir: resolve(target), output, ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true, cacheDir });
+        return await runPlugins({ dir: resolve(target), output, ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true });
       }
       case 'validate': {
         const reports = await validatePath(target);
@@ -122,7 +117,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       }
       case 'conformance': {
         if (values.scenario === undefined) throw usageError('"homecore conformance" needs --scenario <file.jsonl>');
-        const report = await checkConformance(resolve(target), resolve(rest[1]!), values.scenario, { trustedKeys, allowUnsigned: values['allow-unsigned'] === true, cacheDir });
+        const report = await checkConformance(resolve(target), resolve(rest[1]!), values.scenario, { trustedKeys, allowUnsigned: values['allow-unsigned'] === true });
         io.stdout(json ? `${JSON.stringify(report)}\n` : formatConformance(report));
         return report.conformant ? 0 : 1;
       }

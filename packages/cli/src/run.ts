@@ -13,7 +13,6 @@ export interface RunOptions {
   scenario?: string;
   trustedKeys: string[];
   allowUnsigned: boolean;
-  cacheDir: string | null;
 }
 
 /** `homecore run`: loads a plugin directory into the reference core and replays a scenario. Returns the exit code. */

@@ -5,7 +5,6 @@ export const USAGE = `homecore: run, check and inspect HOMECORE plugins
 
 Usage:
   homecore run <dir> [--scenario <file.jsonl>] [--json] [--trust-key <key>]... [--allow-unsigned]
-               [--cache-dir <dir> | --no-cache]
       Start the reference core, load every plugin folder in <dir>, replay the scenario, print a
       live log of what each plugin did and a summary. Wasm plugins need @homecore/runtime-wasm.
   homecore validate <dir | manifest.json> [--strict] [--json]
@@ -20,7 +19,7 @@ Usage:
       Pin and sign the module: writes module_hash, module_signature and publisher_key into the
       manifest (the signature covers the manifest's domain and the module's sha256).
   homecore conformance <reference-dir> <candidate-dir> --scenario <file.jsonl> [--json]
-               [--trust-key <key>]... [--allow-unsigned] [--cache-dir <dir> | --no-cache]
+               [--trust-key <key>]... [--allow-unsigned]
       Replay one scenario through two plugin directories (for example native plugins and their
       port to wasm, same domains) on a frozen clock; exits 1 unless they take the same actions.
   homecore keygen <dir> [--json]
@@ -33,9 +32,6 @@ Options:
                        blank lines and lines starting with # are ignored
   --trust-key <key>    a trusted publisher key: "ed25519:<base64>" or a file holding one (repeatable)
   --allow-unsigned     development policy: load unsigned wasm modules with a warning
-  --cache-dir <dir>    where wasm modules metered for the sandbox are kept between runs (default
-                       $HOMECORE_CACHE_DIR, else ~/.cache/homecore); entries are verified on use
-  --no-cache           meter every wasm module afresh
   --key <file>         an Ed25519 private key in PEM, from "homecore keygen"
   --manifest <file>    the plugin's manifest.json
   -h, --help           this text

@@ -1,5 +1,3 @@
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { PluginRuntime } from '@homecore/core-traits';
 import type * as WasmRuntimeModule from '@homecore/runtime-wasm';
 
@@ -18,18 +16,10 @@ export async function importWasmRuntime(): Promise<WasmModule | undefined> {
   }
 }
 
-/** Where metered modules are cached between runs unless `--cache-dir` or `--no-cache` says otherwise. */
-export function defaultCacheDir(): string {
-  if (process.env.HOMECORE_CACHE_DIR) return process.env.HOMECORE_CACHE_DIR;
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'homecore');
-}
-
 /** The wasm options the command line sets. */
 export interface WasmCliOptions {
   trustedKeys: string[];
   allowUnsigned: boolean;
-  /** The metered-module cache directory, or null for none. */
-  cacheDir: string | null;
   warn: (message: string) => void;
 }
 
@@ -40,6 +30,5 @@ export async function createWasmRuntime(options: WasmCliOptions): Promise<Plugin
   return new wasm.WasmRuntime({
     trust: { mode: options.allowUnsigned ? 'development' : 'strict', trustedKeys: options.trustedKeys },
     warn: options.warn,
-    ...(options.cacheDir === null ? {} : { cacheDir: options.cacheDir }),
   });
 }

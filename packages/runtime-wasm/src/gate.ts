@@ -26,7 +26,7 @@ import {
   type ModuleLayout,
   type ModuleShapeLimits,
 } from './binary.js';
-import { meterBinary } from './rewriter.js';
+import { meterBinary, type MeterOptions } from './rewriter.js';
 import type { PluginLimits, WasmHostLimits } from './options.js';
 import { decodeTagged, parseModuleHash, publicKeyFromString, sha256Hex, verifyModuleSignature } from './signing.js';
 
@@ -132,17 +132,31 @@ export function runLoadGate(input: GateInput): GatedModule {
  * Meters gated bytes with the rewriter (the same pass checks every instruction against the
  * allowlist); refusals become coded errors naming the function and offset.
  */
-export function meterGated(gated: GatedModule, startFuel: number, plugin: string, shape: ModuleShapeLimits = DEFAULT_SHAPE_LIMITS): Uint8Array {
+export function meterGated(gated: GatedModule, plugin: string, shape: ModuleShapeLimits = DEFAULT_SHAPE_LIMITS): Uint8Array {
   try {
-    return meterBinary(gated.bytes, { startFuel, shape });
+    // The host runs the start function itself, under the start budget (instance.ts).
+    return meterBinary(gated.bytes, { startFuel: 0, shape, exportStart: true });
   } catch (err) {
     throw binaryError(err, plugin);
   }
 }
 
+/**
+ * Returns a metered copy of a module: the same code with fuel charges, plus an exported mutable
+ * i32 global `FUEL_EXPORT` holding the fuel left (host-abi.md section 10). Throws
+ * `HC_ERR_WASM_FEATURE_FORBIDDEN`, `HC_ERR_WASM_INVALID` or `HC_ERR_WASM_SHAPE_LIMIT`.
+ */
+export function meterModule(bytes: Uint8Array, options: MeterOptions = {}): Uint8Array {
+  try {
+    return meterBinary(bytes, options);
+  } catch (err) {
+    throw binaryError(err, undefined);
+  }
+}
+
 /** Maps an error of the binary reader or the rewriter to the load gate's coded error. */
-export function binaryError(err: unknown, plugin: string): HomecoreError {
-  const options = { plugin, hook: 'load', cause: err };
+export function binaryError(err: unknown, plugin: string | undefined): HomecoreError {
+  const options = { ...(plugin === undefined ? {} : { plugin }), hook: 'load', cause: err };
   if (err instanceof ShapeLimitError) {
     return new HomecoreError(
       ErrorCode.WASM_SHAPE_LIMIT,

@@ -16,6 +16,7 @@ export {
   type ModuleSignature,
   type PublisherKeys,
 } from './signing.js';
-export { FUEL_GET_EXPORT, FUEL_SET_EXPORT } from './metering.js';
-export { GUEST_EXPORT_SIGNATURES, HOST_IMPORT_SIGNATURES, RESERVED_EXPORT_PREFIX } from './gate.js';
+export { FUEL_COSTS, FUEL_EXPORT, type MeterOptions } from './rewriter.js';
+export { DEFAULT_SHAPE_LIMITS, type ModuleShapeLimits } from './binary.js';
+export { GUEST_EXPORT_SIGNATURES, HOST_IMPORT_SIGNATURES, RESERVED_EXPORT_PREFIX, meterModule } from './gate.js';
 export { inspectModule, type InspectOptions, type ModuleInspection } from './inspect.js';

@@ -1,6 +1,6 @@
 import { ABI_VERSION_EXPORT_PREFIX, isHomecoreError, type PluginManifest } from '@homecore/core-traits';
 import { ExternKind, formatSignature, functionType, readModuleLayout, type ModuleLayout } from './binary.js';
-import { runLoadGate } from './gate.js';
+import { meterGated, runLoadGate } from './gate.js';
 import { pluginLimits, resolveHostOptions, type TrustPolicy, type WasmHostLimits } from './options.js';
 import { decodeTagged, publicKeyFromString, sha256Hex, verifyModuleSignature } from './signing.js';
 
@@ -54,7 +54,15 @@ export async function inspectModule(bytes: Uint8Array, options: InspectOptions =
   const warnings: string[] = [];
   let error: ModuleInspection['gate']['error'] = null;
   try {
-    runLoadGate({ bytes, manifest, trust: host.trust, host: host.limits, limits: pluginLimits(host.limits, manifest), clampUnboundedMemory: host.clampUnboundedMemory, warn: (m) => warnings.push(m) });
+    const limits = pluginLimits(host.limits, manifest);
+    const gated = runLoadGate({ bytes, manifest, trust: host.trust, host: host.limits, limits, clampUnboundedMemory: host.clampUnboundedMemory, warn: (m) => warnings.push(m), shape: host.shape });
+    // The same rewriter and compiler as a load, so that inspect and run never disagree.
+    const metered = meterGated(gated, manifest.domain, host.shape);
+    if (!WebAssembly.validate(metered)) {
+      error = WebAssembly.validate(gated.bytes)
+        ? { code: 'HC_ERR_INTERNAL', message: 'the metered module does not validate although the module does: please report this with the module' }
+        : { code: 'HC_ERR_WASM_INVALID', message: 'module is not valid WebAssembly: rebuild it with a standard toolchain and check it with wasm-validate' };
+    }
   } catch (err) {
     error = isHomecoreError(err) ? { code: err.code, message: err.message } : { code: 'HC_ERR_INTERNAL', message: String(err) };
   }

@@ -8,9 +8,11 @@ import {
   isHomecoreError,
   HostImport,
   PermissionSet,
+  RESERVED_EVENT_TYPES,
   SubscriptionKind,
   type ConfigEntry,
   type DeliveredEvent,
+  type EntityState,
   type JsonValue,
   type PluginContext,
   type PluginHooks,
@@ -19,16 +21,19 @@ import {
   type RuntimeStats,
   type ServiceCall,
 } from '@homecore/core-traits';
-import { FUEL_GET_EXPORT, FUEL_SET_EXPORT, OUT_OF_FUEL_IMPORT } from './metering.js';
 import type { PluginLimits } from './options.js';
+import { FUEL_COSTS, FUEL_EXPORT, START_EXPORT } from './rewriter.js';
 import { FuelExhausted, GuestAbort, readAssemblyScriptString, trapError } from './traps.js';
 
 /** Bytes of one `hc_log` message the host keeps; the rest is cut at a character boundary. */
 export const LOG_MESSAGE_MAX_BYTES = 4096;
 
 const PAGE = 65_536;
-// Home Assistant's valid_entity_id.
+// Home Assistant's valid_entity_id, and its 255-character limit.
 const ENTITY_ID = /^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$/;
+const ENTITY_ID_MAX = 255;
+/** How a state read inside a call shows a write of the same call that is not applied yet. */
+const PENDING_CONTEXT = Object.freeze({ id: '00000000000000000000000000', parent_id: null, user_id: null });
 const STATUS_NAMES = new Map<number, string>(Object.entries(AbiStatus).map(([name, value]) => [value, name]));
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
@@ -39,10 +44,12 @@ interface GuestExports {
   readonly memory: WebAssembly.Memory;
   hc_alloc(size: number): number;
   hc_free(ptr: number, size: number): void;
-  [FUEL_SET_EXPORT](fuel: number): void;
-  [FUEL_GET_EXPORT](): number;
+  readonly [FUEL_EXPORT]: WebAssembly.Global;
   readonly [name: string]: unknown;
 }
+
+/** Something a host import did that reaches the home once the guest call has returned. */
+type Effect = (context: PluginContext) => void;
 
 /** A status a host import returns to the guest, thrown internally to stop at the first failed check. */
 class AbiFailure {
@@ -81,7 +88,12 @@ export class WasmPluginInstance implements PluginInstance {
   private busy = false;
   private readonly waiting: (() => void)[] = [];
   private subscriptions: (() => void)[] = [];
-  private pendingServiceCalls: [string, string, JsonObject][] = [];
+  /** Effects of the running call, applied in order after it returns; dropped if it traps. */
+  private effects: Effect[] = [];
+  /** Log lines of the running call, written after it returns (also after a trap: they help explain it). */
+  private logs: [number, string][] = [];
+  /** The running call's own writes, so that its reads see them. */
+  private pendingStates = new Map<string, { state: string; attributes: JsonObject }>();
   private callsLeft = 0;
   private bytesLeft = 0;
   /** Why the last refused host call of the current guest call was refused, for its error message. */
@@ -97,11 +109,18 @@ export class WasmPluginInstance implements PluginInstance {
     deniedCalls: 0,
     logTruncated: 0,
     serviceCallFailures: 0,
+    effectsApplied: 0,
+    effectsRefused: 0,
+    effectsDiscarded: 0,
   };
+
+  /** Largest event this instance accepts: its payload cap (the registry skips larger ones). */
+  readonly maxEventBytes: number;
 
   /** Instantiates the module (its start function runs under the start budget); throws coded errors. */
   constructor(private readonly init: WasmInstanceInit) {
     this.plugin = init.manifest.domain;
+    this.maxEventBytes = init.limits.payloadBytes;
     this.permissions = PermissionSet.parse(init.manifest.permissions ?? [], this.plugin);
     const has = (name: string): boolean => init.exportNames.has(name);
     this.hooks = Object.freeze({
@@ -231,19 +250,28 @@ export class WasmPluginInstance implements PluginInstance {
     }
   }
 
+  /** A fresh instance; its start function (exported by the rewriter) runs here under the start budget. */
   private instantiate(): GuestExports {
     this.phase = 'start';
-    let instance: WebAssembly.Instance;
+    let fuel: WebAssembly.Global | undefined;
     try {
-      instance = new WebAssembly.Instance(this.init.module as WebAssembly.Module, this.imports);
+      const instance = new WebAssembly.Instance(this.init.module as WebAssembly.Module, this.imports);
+      const exports = instance.exports as unknown as GuestExports;
+      fuel = exports[FUEL_EXPORT];
+      const start = exports[START_EXPORT] as (() => void) | undefined;
+      if (start !== undefined) {
+        fuel.value = this.init.limits.startFuel;
+        start();
+      }
+      this.counters.instantiations++;
+      return exports;
     } catch (err) {
       this.counters.traps++;
-      throw trapError(err, this.plugin, 'start', this.init.limits.startFuel, this.init.limits.startFuel);
+      const exhausted = fuel !== undefined && safeFuelLeft(fuel) < 0 && !(err instanceof GuestAbort);
+      throw trapError(exhausted ? new FuelExhausted('fuel exhausted') : err, this.plugin, 'start', this.init.limits.startFuel, this.init.limits.startFuel);
     } finally {
       this.phase = 'idle';
     }
-    this.counters.instantiations++;
-    return instance.exports as unknown as GuestExports;
   }
 
   private runSetup(entry: ConfigEntry): void {
@@ -274,7 +302,10 @@ export class WasmPluginInstance implements PluginInstance {
     }
   }
 
-  /** One guest call under a fresh fuel budget and fresh quotas; a trap discards the instance. */
+  /**
+   * One guest call under a fresh fuel budget and fresh quotas. Its effects are applied after it
+   * returns; a trap discards them and the instance.
+   */
   private invoke(hook: string, payload: Uint8Array | undefined): number {
     const exports = this.exports as GuestExports;
     const { limits } = this.init;
@@ -286,6 +317,7 @@ export class WasmPluginInstance implements PluginInstance {
       );
     }
     const budget = limits.fuelPerCall;
+    const fuel = exports[FUEL_EXPORT];
     this.callsLeft = limits.hostCallsPerEvent;
     this.bytesLeft = limits.bytesWrittenPerEvent;
     this.lastDenial = undefined;
@@ -294,7 +326,7 @@ export class WasmPluginInstance implements PluginInstance {
     let badAlloc: string | undefined;
     this.phase = 'call';
     try {
-      exports[FUEL_SET_EXPORT](budget);
+      fuel.value = budget;
       const fn = exports[hook] as (...args: number[]) => number;
       if (payload === undefined) status = fn();
       else {
@@ -309,27 +341,33 @@ export class WasmPluginInstance implements PluginInstance {
           exports.hc_free(ptr, size);
         }
       }
-      this.recordFuel(budget - exports[FUEL_GET_EXPORT]());
+      this.recordFuel(budget - (fuel.value as number));
     } catch (err) {
-      this.recordFuel(err instanceof FuelExhausted ? budget : budget - safeFuelLeft(exports, budget));
+      this.phase = 'idle';
+      const left = safeFuelLeft(fuel);
+      this.recordFuel(Math.min(budget, budget - left));
       this.counters.traps++;
+      const discarded = this.discardEffects();
+      this.writeLogs();
       const pages = exports.memory.buffer.byteLength / 65_536;
       this.exports = undefined; // discarded: its memory may be half-way through an update
-      const error = trapError(err, this.plugin, hook, budget, this.init.hostFuelPerCall ?? budget);
+      // The rewriter's charge traps with `unreachable` once the counter is below zero.
+      const thrown = left < 0 && !(err instanceof GuestAbort) ? new FuelExhausted('fuel exhausted') : err;
+      const error = withDiscardNote(trapError(thrown, this.plugin, hook, budget, this.init.hostFuelPerCall ?? budget), discarded);
       // A guest allocator that cannot grow by what it needs ends in `unreachable`, usually before the
       // cap itself is reached: when most of the cap is in use, say that this is the likely cause.
       if (error.code === ErrorCode.WASM_TRAP && pages * 2 > this.init.maxPages) {
         throw new HomecoreError(
           ErrorCode.WASM_TRAP,
           `${error.message.replace(/^\[[^\]]*\] /, '')} (its memory was at ${pages} of its ${this.init.maxPages}-page cap: it may have run out of memory; free what it keeps, or raise limits.memory_pages)`,
-          { plugin: this.plugin, hook, cause: err, details: { memoryPages: pages, maxPages: this.init.maxPages } },
+          { plugin: this.plugin, hook, cause: err, details: { ...error.details, memoryPages: pages, maxPages: this.init.maxPages } },
         );
       }
       throw error;
-    } finally {
-      this.phase = 'idle';
-      this.flushServiceCalls();
     }
+    this.phase = 'idle';
+    this.writeLogs();
+    this.applyEffects();
     if (badAlloc !== undefined) {
       throw new HomecoreError(ErrorCode.WASM_STATUS, `${badAlloc}: the guest allocator could not provide memory for the payload`, {
         plugin: this.plugin,
@@ -337,6 +375,57 @@ export class WasmPluginInstance implements PluginInstance {
       });
     }
     return status;
+  }
+
+  /** Applies the call's effects in the order they were made, on the host's own stack. */
+  private applyEffects(): void {
+    this.pendingStates.clear();
+    if (this.effects.length === 0) return;
+    const effects = this.effects;
+    this.effects = [];
+    const context = this.context;
+    if (context === undefined) return;
+    for (const effect of effects) {
+      try {
+        effect(context);
+        this.counters.effectsApplied++;
+      } catch (err) {
+        if (err === DENIAL_REPLAYED) continue;
+        // Refused when applied (a rate limit, a loop bound, a resource cap): the guest already had
+        // OK, so the refusal is logged and counted here, and the other effects still apply.
+        this.counters.effectsRefused++;
+        try {
+          context.logger.warn(`an action of the wasm plugin was refused: ${err instanceof Error ? err.message : String(err)}`);
+        } catch {
+          // a failing logger must not stop the other effects
+        }
+      }
+    }
+  }
+
+  /** Drops the effects of a call that trapped; returns how many there were. */
+  private discardEffects(): number {
+    const n = this.effects.length;
+    this.effects = [];
+    this.pendingStates.clear();
+    this.counters.effectsDiscarded += n;
+    return n;
+  }
+
+  private writeLogs(): void {
+    if (this.logs.length === 0) return;
+    const logs = this.logs;
+    this.logs = [];
+    const logger = this.context?.logger;
+    if (logger === undefined) return;
+    for (const [level, message] of logs) {
+      try {
+        const write = [logger.debug, logger.info, logger.warn, logger.error][level] ?? logger.info;
+        write.call(logger, message);
+      } catch {
+        // a failing logger must not stop the plugin
+      }
+    }
   }
 
   private recordFuel(used: number): void {
@@ -371,102 +460,90 @@ export class WasmPluginInstance implements PluginInstance {
     }
   }
 
-  /** Service calls accepted during a hook run once it has returned; failures are logged, never thrown. */
-  private flushServiceCalls(): void {
-    if (this.pendingServiceCalls.length === 0) return;
-    const calls = this.pendingServiceCalls;
-    this.pendingServiceCalls = [];
-    const context = this.context;
-    if (context === undefined) return;
-    for (const [domain, service, data] of calls) {
-      const failed = (err: unknown): void => {
-        this.counters.serviceCallFailures++;
-        const message = err instanceof Error ? err.message : String(err);
-        context.logger.warn(`service call ${domain}.${service} from the wasm plugin failed: ${message}`);
-      };
-      try {
-        context.callService(domain, service, data).catch(failed);
-      } catch (err) {
-        failed(err);
-      }
-    }
-  }
-
   // ---- host imports ----
 
   private buildImports(): WebAssembly.Imports {
     return {
       [HOST_MODULE]: {
-        [HostImport.LOG]: (level: number, ptr: number, len: number) => this.hostCall((mem, ctx) => this.log(mem, ctx, level, ptr, len)),
+        [HostImport.LOG]: (level: number, ptr: number, len: number) => this.hostCall((mem) => this.log(mem, level, ptr, len)),
         [HostImport.STATE_GET]: (idPtr: number, idLen: number, outPtr: number, outCap: number) =>
           this.hostCall((mem, ctx) => {
             const id = this.range(mem, idPtr, idLen);
             const out = this.range(mem, outPtr, outCap);
+            this.burnBytes(id[1]);
             const entityId = this.entityId(this.text(mem, id));
-            const state = ctx.getState(entityId);
+            if (!this.permissions.allows('state:read', entityId)) {
+              this.deny(notGranted('state:read', entityId), (c) => c.getState(entityId));
+            }
+            const state = this.readState(ctx, entityId);
             if (state === undefined) throw new AbiFailure(AbiStatus.NOT_FOUND);
             return this.output(mem, out, JSON.stringify(state));
           }),
         [HostImport.STATE_SET]: (idPtr: number, idLen: number, statePtr: number, stateLen: number, attrsPtr: number, attrsLen: number) =>
-          this.hostCall((mem, ctx) => {
+          this.hostCall((mem) => {
             const ranges = [this.range(mem, idPtr, idLen), this.range(mem, statePtr, stateLen), this.range(mem, attrsPtr, attrsLen)] as const;
             this.charge(ranges);
-            const entityId = this.text(mem, ranges[0]);
+            const entityId = this.entityId(this.text(mem, ranges[0]));
             const state = this.text(mem, ranges[1]);
             const attributes = this.object(mem, ranges[2]);
-            ctx.setState(this.entityId(entityId), state, attributes);
+            if (!this.permissions.allows('state:write', entityId)) {
+              this.deny(notGranted('state:write', entityId), (c) => c.setState(entityId, state, attributes));
+            }
+            this.pendingStates.set(entityId, { state, attributes });
+            this.effects.push((c) => c.setState(entityId, state, attributes));
             return AbiStatus.OK;
           }),
         [HostImport.SERVICE_CALL]: (dPtr: number, dLen: number, sPtr: number, sLen: number, dataPtr: number, dataLen: number) =>
-          this.hostCall((mem, ctx) => {
+          this.hostCall((mem) => {
             const ranges = [this.range(mem, dPtr, dLen), this.range(mem, sPtr, sLen), this.range(mem, dataPtr, dataLen)] as const;
             this.charge(ranges);
             const domain = this.text(mem, ranges[0]);
             const service = this.text(mem, ranges[1]);
             const data = this.object(mem, ranges[2]);
+            const call = (c: PluginContext): void => {
+              c.callService(domain, service, data).catch((err: unknown) => this.serviceCallFailed(c, domain, service, err));
+            };
             if (!this.permissions.allows('service:call', `${domain}.${service}`)) {
-              // Let the context refuse it too, so the denial lands in the registry's audit trail.
-              try {
-                ctx.callService(domain, service, data).catch(() => undefined);
-              } catch {
-                // refused synchronously: that is the expected outcome
-              }
-              this.counters.deniedCalls++;
-              this.lastDenial = `may not call the service "${domain}.${service}": add "service:call:${domain}.${service}" to permissions`;
-              return AbiStatus.DENIED;
+              this.deny(notGranted('service:call', `${domain}.${service}`), call);
             }
-            this.pendingServiceCalls.push([domain, service, data]);
+            this.effects.push(call);
             return AbiStatus.OK;
           }),
         [HostImport.EVENT_FIRE]: (tPtr: number, tLen: number, dataPtr: number, dataLen: number) =>
-          this.hostCall((mem, ctx) => {
+          this.hostCall((mem) => {
             const ranges = [this.range(mem, tPtr, tLen), this.range(mem, dataPtr, dataLen)] as const;
             this.charge(ranges);
             const eventType = this.text(mem, ranges[0]);
             const data = this.object(mem, ranges[1]);
-            ctx.fireEvent(eventType, data);
+            const fire = (c: PluginContext): void => c.fireEvent(eventType, data);
+            if (RESERVED_EVENT_TYPES.has(eventType)) this.deny(`event type ${eventType} is reserved to the core: no permission lets a plugin fire it`, fire);
+            if (!this.permissions.allows('event:fire', eventType)) {
+              this.deny(notGranted('event:fire', eventType), fire);
+            }
+            this.effects.push(fire);
             return AbiStatus.OK;
           }),
         [HostImport.SUBSCRIBE]: (kind: number, ptr: number, len: number) =>
-          this.hostCall((mem, ctx) => {
-            const pattern = this.text(mem, this.range(mem, ptr, len));
+          this.hostCall((mem) => {
+            const range = this.range(mem, ptr, len);
+            this.charge([range]);
+            const pattern = this.text(mem, range);
             if (kind !== SubscriptionKind.ENTITY && kind !== SubscriptionKind.EVENT) throw new AbiFailure(AbiStatus.INVALID_ARGUMENT);
-            const unsubscribe = ctx.subscribe(kind === SubscriptionKind.ENTITY ? { entities: [pattern] } : { events: [pattern] });
-            this.subscriptions.push(unsubscribe);
+            const entities = kind === SubscriptionKind.ENTITY;
+            const subscribe = (c: PluginContext): void => {
+              this.subscriptions.push(c.subscribe(entities ? { entities: [pattern] } : { events: [pattern] }));
+            };
+            if (!this.permissions.allows(entities ? 'state:read' : 'event:subscribe', pattern)) {
+              this.deny(notGranted(entities ? 'state:read' : 'event:subscribe', pattern), subscribe);
+            }
+            this.effects.push(subscribe);
             return AbiStatus.OK;
           }),
         [HostImport.CONFIG_GET]: (outPtr: number, outCap: number) =>
           this.hostCall((mem, ctx) => this.output(mem, this.range(mem, outPtr, outCap), JSON.stringify(ctx.configEntry))),
         [HostImport.CLOCK_NOW]: (): number => {
-          if (this.phase !== 'call' || this.context === undefined) return 0;
-          try {
-            return this.context.now();
-          } catch {
-            return 0;
-          }
-        },
-        [OUT_OF_FUEL_IMPORT]: (): never => {
-          throw new FuelExhausted('fuel exhausted');
+          const now = this.hostCall((_mem, ctx) => ctx.now());
+          return now < 0 ? 0 : now; // a refused read (outside a call, quota spent) reads as 0
         },
       },
       env: {
@@ -480,7 +557,62 @@ export class WasmPluginInstance implements PluginInstance {
     };
   }
 
-  /** Runs one host import: call quota, then `fn`; every failure becomes a status, nothing throws into the guest. */
+  /** A state as the running call sees it: its own pending write if it made one, else the host's. */
+  private readState(ctx: PluginContext, entityId: string): EntityState | undefined {
+    const current = ctx.getState(entityId);
+    const pending = this.pendingStates.get(entityId);
+    if (pending === undefined) return current;
+    const now = new Date(ctx.now()).toISOString();
+    return {
+      entity_id: entityId,
+      state: pending.state,
+      attributes: pending.attributes,
+      last_changed: current !== undefined && current.state === pending.state ? current.last_changed : now,
+      last_reported: now,
+      last_updated: now,
+      context: PENDING_CONTEXT,
+    };
+  }
+
+  /** Refuses a host call for a missing grant; `replay` runs after the call returns so the denial is audited. */
+  private deny(why: string, replay: Effect): never {
+    this.counters.deniedCalls++;
+    this.lastDenial = why;
+    this.effects.push((c) => {
+      try {
+        replay(c);
+      } catch {
+        // refused again by the context, which audits it: the expected outcome
+      }
+      throw DENIAL_REPLAYED;
+    });
+    throw new AbiFailure(AbiStatus.DENIED);
+  }
+
+  private serviceCallFailed(context: PluginContext, domain: string, service: string, err: unknown): void {
+    this.counters.serviceCallFailures++;
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      context.logger.warn(`service call ${domain}.${service} from the wasm plugin failed: ${message}`);
+    } catch {
+      // a failing logger must not break the plugin
+    }
+  }
+
+  /** Takes host-side fuel from the running call: `FUEL_COSTS.hostCall` per call, and this per byte handled. */
+  private burnBytes(bytes: number): void {
+    this.burn(Math.floor(bytes / 2 ** FUEL_COSTS.hostByteShift));
+  }
+
+  private burn(units: number): void {
+    const fuel = this.exports?.[FUEL_EXPORT];
+    if (fuel === undefined) return;
+    const left = (fuel.value as number) - units;
+    fuel.value = Math.max(left, -1);
+    if (left < 0) throw new FuelExhausted('fuel exhausted in a host call');
+  }
+
+  /** Runs one host import: call quota and fuel, then `fn`; every failure but fuel becomes a status. */
   private hostCall(fn: (mem: Uint8Array, ctx: PluginContext) => number): number {
     const context = this.context;
     const exports = this.exports;
@@ -491,9 +623,11 @@ export class WasmPluginInstance implements PluginInstance {
       return AbiStatus.QUOTA_EXCEEDED;
     }
     this.callsLeft--;
+    this.burn(FUEL_COSTS.hostCall);
     try {
       return fn(new Uint8Array(exports.memory.buffer), context);
     } catch (err) {
+      if (err instanceof FuelExhausted) throw err;
       return this.statusOf(err);
     }
   }
@@ -506,6 +640,7 @@ export class WasmPluginInstance implements PluginInstance {
     if (isHomecoreError(err)) {
       switch (err.code) {
         case ErrorCode.PERMISSION_DENIED:
+        case ErrorCode.EVENT_TYPE_RESERVED:
           this.counters.deniedCalls++;
           this.lastDenial = err.message.replace(/^\[[^\]]*\] /, '');
           return AbiStatus.DENIED;
@@ -518,6 +653,11 @@ export class WasmPluginInstance implements PluginInstance {
         case ErrorCode.SERVICE_NOT_FOUND:
         case ErrorCode.PLUGIN_NOT_FOUND:
           return AbiStatus.NOT_FOUND;
+        case ErrorCode.RATE_LIMITED:
+        case ErrorCode.RESOURCE_LIMIT:
+        case ErrorCode.FEEDBACK_LOOP:
+          this.counters.quotaHits++;
+          return AbiStatus.QUOTA_EXCEEDED;
         default:
           return AbiStatus.FAILED;
       }
@@ -533,11 +673,13 @@ export class WasmPluginInstance implements PluginInstance {
     return [start, length];
   }
 
+  /** Charges what the guest hands the host to the call's byte quota and to its fuel. */
   private charge(ranges: readonly (readonly [number, number])[]): void {
     let total = 0;
     for (const [, length] of ranges) total += length;
     if (total > this.bytesLeft) throw new AbiFailure(AbiStatus.QUOTA_EXCEEDED);
     this.bytesLeft -= total;
+    this.burnBytes(total);
   }
 
   private text(mem: Uint8Array, [start, length]: readonly [number, number]): string {
@@ -563,21 +705,23 @@ export class WasmPluginInstance implements PluginInstance {
   }
 
   private entityId(value: string): string {
-    if (!ENTITY_ID.test(value)) throw new AbiFailure(AbiStatus.INVALID_ARGUMENT);
+    if (value.length > ENTITY_ID_MAX || !ENTITY_ID.test(value)) throw new AbiFailure(AbiStatus.INVALID_ARGUMENT);
     return value;
   }
 
   /** Writes `json` to the guest's buffer only if it fits; returns its full size. */
   private output(mem: Uint8Array, [start, capacity]: readonly [number, number], json: string): number {
     const bytes = encoder.encode(json);
+    this.burnBytes(bytes.length);
     if (bytes.length > this.init.limits.payloadBytes) throw new AbiFailure(AbiStatus.TOO_LARGE);
     if (bytes.length <= capacity) mem.set(bytes, start);
     return bytes.length;
   }
 
-  private log(mem: Uint8Array, ctx: PluginContext, level: number, ptr: number, len: number): number {
+  private log(mem: Uint8Array, level: number, ptr: number, len: number): number {
     const [start, length] = this.range(mem, ptr, len);
     this.charge([[start, length]]);
+    if (level < 0 || level > 3) throw new AbiFailure(AbiStatus.INVALID_ARGUMENT);
     let kept = length;
     if (length > LOG_MESSAGE_MAX_BYTES) {
       kept = LOG_MESSAGE_MAX_BYTES;
@@ -589,21 +733,36 @@ export class WasmPluginInstance implements PluginInstance {
     } catch {
       throw new AbiFailure(AbiStatus.INVALID_UTF8);
     }
-    const write = [ctx.logger.debug, ctx.logger.info, ctx.logger.warn, ctx.logger.error][level];
-    if (write === undefined) throw new AbiFailure(AbiStatus.INVALID_ARGUMENT);
     if (kept < length) {
       this.counters.logTruncated++;
       message += ` [truncated ${length - kept} bytes]`;
     }
-    write.call(ctx.logger, message);
+    this.logs.push([level, message]);
     return AbiStatus.OK;
   }
 }
 
-function safeFuelLeft(exports: GuestExports, budget: number): number {
+function notGranted(action: string, target: string): string {
+  return `${action} ${target} is not granted: add "${action}:${target}" to permissions`;
+}
+
+/** Thrown by a denial's replay so that it counts neither as applied nor as refused. */
+const DENIAL_REPLAYED = Symbol('denial replayed');
+
+function withDiscardNote(error: HomecoreError, discarded: number): HomecoreError {
+  if (discarded === 0) return error;
+  return new HomecoreError(error.code, `${error.message.replace(/^\[[^\]]*\] /, '')} (effects discarded: ${discarded} action${discarded === 1 ? '' : 's'} of this call did not happen)`, {
+    ...(error.plugin === undefined ? {} : { plugin: error.plugin }),
+    ...(error.hook === undefined ? {} : { hook: error.hook }),
+    cause: error.cause,
+    details: { ...error.details, effectsDiscarded: discarded },
+  });
+}
+
+function safeFuelLeft(fuel: WebAssembly.Global): number {
   try {
-    return Math.max(0, exports[FUEL_GET_EXPORT]());
+    return fuel.value as number;
   } catch {
-    return budget;
+    return 0;
   }
 }

@@ -1,5 +1,5 @@
-import { resolve } from 'node:path';
 import { DEFAULT_LIMITS, ErrorCode, HomecoreError, type PluginManifest } from '@homecore/core-traits';
+import { DEFAULT_SHAPE_LIMITS, type ModuleShapeLimits } from './binary.js';
 import { decodeTagged } from './signing.js';
 
 /** Who may publish modules this host runs. */
@@ -38,14 +38,8 @@ export interface WasmRuntimeOptions {
   clampUnboundedMemory?: boolean;
   /** Receives warnings when a load does not pass its own `warn` (default `console.warn`). */
   warn?: (message: string) => void;
-  /**
-   * Directory of the persistent metered-module cache (created with mode 0700; it must be owned by
-   * the host's user and writable by no one else). Loads whose metered module is there skip
-   * binaryen. Unset: modules are metered in memory only.
-   */
-  cacheDir?: string;
-  /** Start importing binaryen (the metering rewriter) in the background at construction (default false). */
-  preloadMetering?: boolean;
+  /** Limits on a module's shape, checked before metering; unspecified ones take `DEFAULT_SHAPE_LIMITS`. */
+  shape?: Partial<ModuleShapeLimits>;
 }
 
 /** The limits that apply to one plugin. */
@@ -81,8 +75,7 @@ export function resolveHostOptions(options: WasmRuntimeOptions): {
   trust: { mode: 'strict' | 'development'; trustedKeys: ReadonlySet<string> };
   limits: WasmHostLimits;
   clampUnboundedMemory: boolean;
-  cacheDir: string | undefined;
-  preloadMetering: boolean;
+  shape: ModuleShapeLimits;
 } {
   const bad = (what: string): never => {
     throw new HomecoreError(ErrorCode.CONFIG_INVALID, `WasmRuntime options: ${what}`);
@@ -104,11 +97,12 @@ export function resolveHostOptions(options: WasmRuntimeOptions): {
     if (!isCount(value) || value === 0) bad(`limits.${name} must be a positive integer, got ${JSON.stringify(value)}`);
     limits[name as keyof WasmHostLimits] = value;
   }
-  if (options.cacheDir !== undefined && (typeof options.cacheDir !== 'string' || options.cacheDir.length === 0)) {
-    bad(`cacheDir must be a directory path, got ${JSON.stringify(options.cacheDir)}`);
-  }
-  if (options.preloadMetering !== undefined && typeof options.preloadMetering !== 'boolean') {
-    bad(`preloadMetering must be true or false, got ${JSON.stringify(options.preloadMetering)}`);
+  const shape: Record<string, number> = { ...DEFAULT_SHAPE_LIMITS };
+  for (const [name, value] of Object.entries(options.shape ?? {})) {
+    if (!(name in DEFAULT_SHAPE_LIMITS)) bad(`unknown shape limit '${name}'; known: ${Object.keys(DEFAULT_SHAPE_LIMITS).join(', ')}`);
+    if (value === undefined) continue;
+    if (!isCount(value) || value === 0) bad(`shape.${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    shape[name] = value;
   }
   limits.fuelPerCall = Math.min(limits.fuelPerCall, MAX_FUEL);
   limits.startFuel = Math.min(limits.startFuel, MAX_FUEL);
@@ -117,8 +111,7 @@ export function resolveHostOptions(options: WasmRuntimeOptions): {
     trust: { mode, trustedKeys: new Set(trustedKeys) },
     limits,
     clampUnboundedMemory: options.clampUnboundedMemory ?? true,
-    cacheDir: options.cacheDir === undefined ? undefined : resolve(options.cacheDir),
-    preloadMetering: options.preloadMetering ?? false,
+    shape: shape as unknown as ModuleShapeLimits,
   };
 }
 

@@ -20,6 +20,8 @@ import {
 
 /** Name of the exported mutable i32 global that holds the fuel left. */
 export const FUEL_EXPORT = '__homecore_fuel';
+/** With `exportStart`, the module's start function is exported under this name instead of run at instantiation. */
+export const START_EXPORT = '__homecore_start';
 
 /**
  * Fuel costs. Every instruction costs one unit, except `nop`, `block`, `loop`, `else`, `end` and
@@ -35,6 +37,10 @@ export const FUEL_COSTS = Object.freeze({
   tableEntryShift: 1,
   /** `memory.grow`: one unit per page times 2^growPageShift (the engine may copy and zero the memory). */
   growPageShift: 12,
+  /** Every host import call, charged by the host before it acts. */
+  hostCall: 100,
+  /** Host imports: one more unit per 2^hostByteShift bytes read from or written to the guest. */
+  hostByteShift: 2,
 });
 
 /** Options of `meterModule`. */
@@ -43,6 +49,11 @@ export interface MeterOptions {
   startFuel?: number;
   /** Shape limits (default `DEFAULT_SHAPE_LIMITS`). */
   shape?: ModuleShapeLimits;
+  /**
+   * Export the start function as `START_EXPORT` and drop the start section (default false), so the
+   * host runs it after instantiation with a budget it sets and can still read the counter if it traps.
+   */
+  exportStart?: boolean;
 }
 
 const MAX_FUEL = 2 ** 31 - 1;
@@ -125,6 +136,17 @@ export function meterBinary(bytes: Uint8Array, options: MeterOptions = {}): Uint
   const startFuel = Math.max(0, Math.min(MAX_FUEL, Math.floor(options.startFuel ?? 10_000_000)));
   const layout = readModuleLayout(bytes, shape);
   const fuelGlobal = layout.importedGlobals + layout.definedGlobals;
+  const startSection = options.exportStart === true ? layout.sections.find((sec) => sec.id === 8) : undefined;
+  const startFunction = startSection === undefined ? undefined : new Cursor(bytes, startSection.bodyStart, startSection.end).u32();
+  const encoder = new TextEncoder();
+  const addedExports: number[] = [];
+  const exportEntry = (name: string, kind: number, index: number): void => {
+    const text = encoder.encode(name);
+    addedExports.push(...uleb(text.length), ...text, kind, ...uleb(index));
+  };
+  exportEntry(FUEL_EXPORT, ExternKind.GLOBAL, fuelGlobal);
+  if (startFunction !== undefined) exportEntry(START_EXPORT, ExternKind.FUNC, startFunction);
+  const addedExportCount = startFunction === undefined ? 1 : 2;
   const out = new ByteSink(bytes.length + (bytes.length >> 1) + 256);
   out.bytes(bytes.subarray(0, 8));
   let globalsWritten = false;
@@ -139,12 +161,10 @@ export function meterBinary(bytes: Uint8Array, options: MeterOptions = {}): Uint
   };
   const writeExportSection = (): void => {
     exportWritten = true;
-    const name = new TextEncoder().encode(FUEL_EXPORT);
-    const entry = [...uleb(name.length), ...name, ExternKind.GLOBAL, ...uleb(fuelGlobal)];
     out.byte(7);
-    out.uleb(uleb(1).length + entry.length);
-    out.uleb(1);
-    out.array(entry);
+    out.uleb(uleb(addedExportCount).length + addedExports.length);
+    out.uleb(addedExportCount);
+    out.array(addedExports);
   };
   const functionImports = layout.imports.filter((i) => i.kind === ExternKind.FUNC).length;
   for (const section of layout.sections) {
@@ -167,15 +187,15 @@ export function meterBinary(bytes: Uint8Array, options: MeterOptions = {}): Uint
       exportWritten = true;
       const r = new Cursor(bytes, section.bodyStart, section.end);
       const count = r.u32();
-      const name = new TextEncoder().encode(FUEL_EXPORT);
-      const entry = [...uleb(name.length), ...name, ExternKind.GLOBAL, ...uleb(fuelGlobal)];
       const rest = bytes.subarray(r.pos, section.end);
-      const countBytes = uleb(count + 1);
+      const countBytes = uleb(count + addedExportCount);
       out.byte(7);
-      out.uleb(countBytes.length + rest.length + entry.length);
+      out.uleb(countBytes.length + rest.length + addedExports.length);
       out.array(countBytes);
       out.bytes(rest);
-      out.array(entry);
+      out.array(addedExports);
+    } else if (section === startSection) {
+      // dropped: the host calls the start function through START_EXPORT
     } else if (section.id === 10) {
       meterCodeSection(bytes, section.bodyStart, section.end, layout, functionImports, fuelGlobal, shape, out);
     } else {
@@ -512,7 +532,7 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
 }
 
 function refuse(index: number, at: number, what: string): never {
-  throw new ForbiddenFeatureError(`${what} in function ${index} at byte ${at}: the sandbox allows MVP + mutable-globals, sign-ext, bulk-memory, nontrapping-f2i and multivalue only`);
+  throw new ForbiddenFeatureError(`${what} (function ${index}, byte ${at})`);
 }
 
 /** The value the last `readU32` / `readS33` decoded (a module variable, so the readers allocate nothing). */

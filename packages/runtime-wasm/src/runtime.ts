@@ -9,33 +9,23 @@ import {
   type PluginRuntime,
   type RuntimeLoadOptions,
 } from '@homecore/core-traits';
-import { MeteredDiskCache } from './disk-cache.js';
-import { runLoadGate, type GatedModule } from './gate.js';
+import type { ModuleShapeLimits } from './binary.js';
+import { meterGated, runLoadGate, type GatedModule } from './gate.js';
 import { WasmPluginInstance } from './instance.js';
-import { METERING_FORMAT_VERSION, MeteredModuleCache, binaryenVersion, hasMeteredShape, loadBinaryen, meterModule } from './metering.js';
+import { MeteredModuleCache } from './module-cache.js';
 import { clampedLimits, resolveHostOptions, type WasmHostLimits, type WasmRuntimeOptions } from './options.js';
-import { sha256Hex } from './signing.js';
 
-// Metered modules up to this size compile synchronously: V8's async compile queues behind its
-// background threads, which after a binaryen run are busy for a few hundred ms, while a
-// synchronous (Liftoff) compile of a module this small takes about a millisecond.
-const SYNC_COMPILE_MAX_BYTES = 1024 * 1024;
+const SYNC_COMPILE_MAX_BYTES = 256 * 1024;
 
 /** Figures about the runtime as a whole. */
 export interface WasmRuntimeStats {
   /** Loads that reused a compiled module from memory. */
   readonly cacheHits: number;
-  /** Loads that found no compiled module in memory (then served from `cacheDir` or metered). */
+  /** Loads that found no compiled module in memory, so metered and compiled it. */
   readonly cacheMisses: number;
   /** Modules in the in-memory cache. */
   readonly cachedModules: number;
-  /** In-memory misses served from `cacheDir` without binaryen. */
-  readonly diskHits: number;
-  /** In-memory misses that found no usable entry in `cacheDir` (0 without a `cacheDir`). */
-  readonly diskMisses: number;
-  /** Entries in `cacheDir` that failed verification and were deleted (each is also a disk miss). */
-  readonly diskRejected: number;
-  /** Times this runtime ran the binaryen metering rewrite. */
+  /** Times this runtime ran the metering rewriter. */
   readonly meteringRuns: number;
 }
 
@@ -50,8 +40,8 @@ export class WasmRuntime implements PluginRuntime {
   private readonly hostLimits: WasmHostLimits;
   private readonly clampUnboundedMemory: boolean;
   private readonly warn: (message: string) => void;
+  private readonly shape: ModuleShapeLimits;
   private readonly cache = new MeteredModuleCache();
-  private readonly disk: MeteredDiskCache | undefined;
   private meteringRuns = 0;
 
   /** Checks the options; throws `HC_ERR_CONFIG_INVALID` naming a bad one. */
@@ -60,19 +50,8 @@ export class WasmRuntime implements PluginRuntime {
     this.trust = resolved.trust;
     this.hostLimits = resolved.limits;
     this.clampUnboundedMemory = resolved.clampUnboundedMemory;
+    this.shape = resolved.shape;
     this.warn = options.warn ?? ((message) => console.warn(message));
-    // Metering grows a module by about a quarter; four times the largest accepted module is ample.
-    const maxEntryBytes = 4 * this.hostLimits.maxModuleBytes + 1024 * 1024;
-    this.disk = resolved.cacheDir === undefined ? undefined : new MeteredDiskCache(resolved.cacheDir, maxEntryBytes, this.warn);
-    if (resolved.preloadMetering) void this.prepareMetering().catch(() => undefined);
-  }
-
-  /**
-   * Imports binaryen (the metering rewriter) now rather than on the first load that needs it;
-   * resolves once it is ready. Loads served from a cache never need it.
-   */
-  async prepareMetering(): Promise<void> {
-    await loadBinaryen();
   }
 
   /** The host caps in force. */
@@ -86,9 +65,6 @@ export class WasmRuntime implements PluginRuntime {
       cacheHits: this.cache.hits,
       cacheMisses: this.cache.misses,
       cachedModules: this.cache.size,
-      diskHits: this.disk?.hits ?? 0,
-      diskMisses: this.disk?.misses ?? 0,
-      diskRejected: this.disk?.rejected ?? 0,
       meteringRuns: this.meteringRuns,
     };
   }
@@ -111,36 +87,40 @@ export class WasmRuntime implements PluginRuntime {
       limits,
       clampUnboundedMemory: this.clampUnboundedMemory,
       warn,
+      shape: this.shape,
     });
-    const key = `${gated.hashHex}:${gated.maxPages}:${limits.startFuel}`;
-    const { module, hit } = await this.cache.get(key, () => this.meteredModule(gated, limits.startFuel, plugin));
+    const key = `${gated.hashHex}:${gated.maxPages}`;
+    const { module, hit } = await this.cache.get(key, () => this.meteredModule(gated, plugin));
     return new WasmPluginInstance({ module, manifest, limits, exportNames: gated.exportNames, maxPages: gated.maxPages, cacheHit: hit, hostFuelPerCall: this.hostLimits.fuelPerCall });
   }
 
-  /** The compiled metered module of gated bytes: from `cacheDir` when it holds a valid entry, else metered with binaryen. */
-  private async meteredModule(gated: GatedModule, startFuel: number, plugin: string): Promise<WebAssembly.Module> {
-    const diskKey =
-      this.disk === undefined
-        ? undefined
-        : MeteredDiskCache.key(gated.clamped ? sha256Hex(gated.bytes) : gated.hashHex, startFuel, METERING_FORMAT_VERSION, binaryenVersion());
-    if (this.disk !== undefined && diskKey !== undefined) {
-      const found = await this.disk.read(diskKey, async (bytes) => (hasMeteredShape(bytes, gated.bytes) ? await compileModule(bytes) : undefined));
-      if (found.kind === 'hit') return found.value;
-    }
-    const metered = await meterModule(gated.bytes, startFuel, plugin);
+  /** Meters gated bytes and compiles the result off the event loop. */
+  private async meteredModule(gated: GatedModule, plugin: string): Promise<WebAssembly.Module> {
+    const metered = meterGated(gated, plugin, this.shape);
     this.meteringRuns++;
-    let module: WebAssembly.Module;
     try {
-      module = await compileModule(metered);
+      // V8 compiles lazily, so a small module compiles in well under a millisecond on the loop,
+      // while the async path waits for a background thread; larger ones go off the loop.
+      return metered.length <= SYNC_COMPILE_MAX_BYTES ? new WebAssembly.Module(metered) : await WebAssembly.compile(metered);
     } catch (err) {
-      throw new HomecoreError(ErrorCode.WASM_INVALID, `metered module failed to compile (${(err as Error).message}); please report this with the module`, {
+      // Tell a module that was never valid from one the rewriter broke (a bug of ours).
+      const original = await WebAssembly.compile(gated.bytes).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      if (original !== undefined) {
+        throw new HomecoreError(ErrorCode.WASM_INVALID, `module is not valid WebAssembly (${original.message}): rebuild it with a standard toolchain and check it with wasm-validate`, {
+          plugin,
+          hook: 'load',
+          cause: original,
+        });
+      }
+      throw new HomecoreError(ErrorCode.INTERNAL, `the metered module failed to compile (${(err as Error).message}) although the module is valid: please report this with the module`, {
         plugin,
         hook: 'load',
         cause: err,
       });
     }
-    if (this.disk !== undefined && diskKey !== undefined) this.disk.write(diskKey, metered);
-    return module;
   }
 
   private async readCode(code: PluginCode, plugin: string, baseDir: string | undefined): Promise<Uint8Array> {
@@ -180,8 +160,4 @@ export class WasmRuntime implements PluginRuntime {
       );
     }
   }
-}
-
-async function compileModule(bytes: Uint8Array): Promise<WebAssembly.Module> {
-  return bytes.length <= SYNC_COMPILE_MAX_BYTES ? new WebAssembly.Module(bytes) : await WebAssembly.compile(bytes);
 }

@@ -15,6 +15,10 @@ declare namespace WebAssembly {
     readonly buffer: ArrayBuffer;
     grow(delta: number): number;
   }
+  class Global {
+    constructor(descriptor: { value: 'i32' | 'i64' | 'f32' | 'f64'; mutable?: boolean }, value?: number);
+    value: number;
+  }
   class RuntimeError extends Error {}
   class CompileError extends Error {}
   class LinkError extends Error {}
