@@ -65,4 +65,4 @@ export type {
 export { HOMECORE_VERSION } from './version.js';
 export { ErrorCode, HomecoreError, isHomecoreError, toHomecoreError, type ErrorCodeValue, type ErrorOptions } from '@homecore/errors';
 export type { PluginManifest } from '@homecore/manifest';
-export { PATTERN_MAX_LENGTH, PATTERN_MAX_WILDCARDS, patternProblem, type PatternProblem } from '@homecore/manifest';
+export { PATTERN_MAX_LENGTH, PATTERN_MAX_WILDCARDS, patternProblem, type PatternProblem } from '@homecore/manifest/pattern';

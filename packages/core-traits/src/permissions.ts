@@ -1,5 +1,5 @@
 import { ErrorCode, HomecoreError } from '@homecore/errors';
-import { PATTERN_MAX_LENGTH, type PatternProblem, patternProblem } from '@homecore/manifest';
+import { PATTERN_MAX_LENGTH, type PatternProblem, patternProblem } from '@homecore/manifest/pattern';
 
 /** What a permission claim lets a plugin do. */
 export type PermissionAction = 'state:read' | 'state:write' | 'service:call' | 'event:fire' | 'event:subscribe';
