@@ -32,7 +32,7 @@ export const FUEL_COSTS = Object.freeze({
   /** Units per instruction. */
   instruction: 1,
   /** `memory.fill` / `memory.copy` / `memory.init`: one unit per 2^bulkByteShift bytes, plus one. */
-  bulkByteShift: 4,
+  bulkByteShift: 3,
   /** `table.copy` / `table.init`: one unit per 2^tableEntryShift entries, plus one. */
   tableEntryShift: 1,
   /** `memory.grow`: one unit per page times 2^growPageShift (the engine may copy and zero the memory). */
