@@ -375,14 +375,24 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
       continue;
     }
     if (cls === OP_U32) {
-      pos = skipLeb(bytes, pos, end, 5);
+      // The LEB is skipped inline (this is most instructions); a byte past `end` reads as
+      // undefined, ends the loop, and is caught by the check below.
+      const from = pos;
+      while (((bytes[pos++] as number) & 0x80) !== 0);
+      if (pos > end || pos - from > 5) lebError(index, from);
       runCost++;
       continue;
     }
     if (cls === OP_MEMARG) {
-      pos = readU32(bytes, pos, end);
-      if (lebValue >= 64) refuse(index, at, 'a load or store with a memory index (multi-memory)');
-      pos = skipLeb(bytes, pos, end, 5);
+      const b = bytes[pos] as number;
+      if (b < 0x40) pos++; // the usual one-byte alignment hint, no memory index
+      else {
+        pos = readU32(bytes, pos, end);
+        if (lebValue >= 64) refuse(index, at, 'a load or store with a memory index (multi-memory)');
+      }
+      const from = pos;
+      while (((bytes[pos++] as number) & 0x80) !== 0);
+      if (pos > end || pos - from > 5) lebError(index, from);
       runCost++;
       continue;
     }
@@ -461,10 +471,14 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
           scratch = true;
         }
         break;
-      case 0x41: // i32.const
-        pos = skipLeb(bytes, pos, end, 5);
+      case 0x41: {
+        // i32.const
+        const from = pos;
+        while (((bytes[pos++] as number) & 0x80) !== 0);
+        if (pos > end || pos - from > 5) lebError(index, from);
         runCost++;
         break;
+      }
       case 0x42: // i64.const
         pos = skipLeb(bytes, pos, end, 10);
         runCost++;
@@ -529,6 +543,10 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
       insertions.push(pos, STATIC, 0);
     }
   }
+}
+
+function lebError(index: number, at: number): never {
+  throw new BinaryFormatError(`function ${index} has a malformed or truncated integer at byte ${at}`);
 }
 
 function refuse(index: number, at: number, what: string): never {
