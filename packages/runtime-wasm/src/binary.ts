@@ -61,6 +61,10 @@ export interface ModuleLayout {
   readonly importedGlobals: number;
   /** Globals the module defines. */
   readonly definedGlobals: number;
+  /** The most entries the table can ever have (its maximum, else its initial size: nothing grows it), if there is one. */
+  readonly tableEntries: number | undefined;
+  /** The memory's maximum in pages, imported or defined, if it declares one. */
+  readonly memoryMaxPages: number | undefined;
 }
 
 /** Where one section lies in a binary. */
@@ -248,6 +252,8 @@ export function readModuleLayout(bytes: Uint8Array, shape: ModuleShapeLimits = D
   let importedGlobals = 0;
   let definedGlobals = 0;
   let elementEntries = 0;
+  let tableEntries: number | undefined;
+  let memoryMaxPages: number | undefined;
   let memory: MemoryDecl | undefined;
   let importedMemories = 0;
   let importedTables = 0;
@@ -285,10 +291,10 @@ export function readModuleLayout(bytes: Uint8Array, shape: ModuleShapeLimits = D
           let typeIndex = -1;
           if (kind === ExternKind.FUNC) typeIndex = r.uleb();
           else if (kind === ExternKind.TABLE) {
-            tableType(r, shape);
+            tableEntries = tableType(r, shape);
             importedTables++;
           } else if (kind === ExternKind.MEMORY) {
-            r.limits('memory');
+            memoryMaxPages = r.limits('memory').maximum;
             importedMemories++;
           } else if (kind === ExternKind.GLOBAL) {
             globalType(r);
@@ -305,13 +311,16 @@ export function readModuleLayout(bytes: Uint8Array, shape: ModuleShapeLimits = D
       case 4: {
         const n = r.uleb();
         if (n + importedTables > 1) throw new ForbiddenFeatureError('more than one table (reference types)');
-        for (let i = 0; i < n; i++) tableType(r, shape);
+        for (let i = 0; i < n; i++) tableEntries = tableType(r, shape);
         break;
       }
       case 5: {
         const n = r.uleb();
         if (n + importedMemories > 1) throw new ForbiddenFeatureError('more than one memory (multi-memory)');
-        if (n === 1) memory = { ...r.limits('memory'), sectionStart, sectionEnd: bodyEnd };
+        if (n === 1) {
+          memory = { ...r.limits('memory'), sectionStart, sectionEnd: bodyEnd };
+          memoryMaxPages = memory.maximum;
+        }
         break;
       }
       case 6:
@@ -319,20 +328,27 @@ export function readModuleLayout(bytes: Uint8Array, shape: ModuleShapeLimits = D
         checkShape(shape, 'globals', definedGlobals + importedGlobals);
         for (let i = 0; i < definedGlobals; i++) {
           globalType(r);
-          constantExpression(r);
+          constantExpression(r, importedGlobals + definedGlobals);
         }
         break;
       case 7:
-        for (let n = r.count(shape, 'exports'), i = 0; i < n; i++) exports.push({ name: r.name(), kind: r.byte(), index: r.uleb() });
+        for (let n = r.count(shape, 'exports'), i = 0; i < n; i++) {
+          const entry = { name: r.name(), kind: r.byte(), index: r.uleb() };
+          // Checked here, not left to the engine: the metering rewriter adds a global after the guest's own.
+          if (entry.kind === ExternKind.GLOBAL && entry.index >= importedGlobals + definedGlobals) {
+            throw new BinaryFormatError(`export '${entry.name}' names global ${entry.index}, which does not exist`);
+          }
+          exports.push(entry);
+        }
         break;
       case 9:
         for (let n = r.count(shape, 'elementSegments'), i = 0; i < n; i++) {
-          elementEntries += elementSegment(r, shape);
+          elementEntries += elementSegment(r, shape, importedGlobals + definedGlobals);
           checkShape(shape, 'elementEntries', elementEntries);
         }
         break;
       case 11:
-        r.count(shape, 'dataSegments');
+        for (let n = r.count(shape, 'dataSegments'), i = 0; i < n; i++) dataSegment(r, importedGlobals + definedGlobals);
         break;
       case 12:
         checkShape(shape, 'dataSegments', r.uleb());
@@ -347,16 +363,18 @@ export function readModuleLayout(bytes: Uint8Array, shape: ModuleShapeLimits = D
     }
     top.pos = bodyEnd;
   }
-  return { types, imports, functionTypes, exports, memory, customSections, sections, importedGlobals, definedGlobals };
+  return { types, imports, functionTypes, exports, memory, customSections, sections, importedGlobals, definedGlobals, tableEntries, memoryMaxPages };
 }
 
-function tableType(r: Reader, shape: ModuleShapeLimits): void {
+/** Reads a table type; returns the most entries the table can have (without reference types nothing grows it). */
+function tableType(r: Reader, shape: ModuleShapeLimits): number {
   const elem = r.byte();
   if (elem !== 0x70) throw new ForbiddenFeatureError(`table of element type 0x${elem.toString(16)} (reference types)`);
   const { initial, maximum } = r.limits('table');
   checkShape(shape, 'tableEntries', initial, 'table initial size');
-  // Without reference types nothing grows a table, but a huge declared maximum still makes engines reserve for it.
+  // A huge declared maximum still makes engines reserve for it.
   if (maximum !== undefined) checkShape(shape, 'tableEntries', maximum, 'table maximum size');
+  return initial;
 }
 
 function globalType(r: Reader): void {
@@ -365,15 +383,19 @@ function globalType(r: Reader): void {
   if (mutability > 1) throw new BinaryFormatError(`global mutability flag ${mutability} at byte ${r.pos - 1}`);
 }
 
-/** Skips a constant expression of the allowed features: one const or global.get, then end. */
-function constantExpression(r: Reader): void {
+/** Skips a constant expression of the allowed features: one const or global.get of an existing global, then end. */
+function constantExpression(r: Reader, globals: number): void {
   const op = r.byte();
   switch (op) {
     case 0x41:
     case 0x42:
-    case 0x23:
       skipLeb(r);
       break;
+    case 0x23: {
+      const index = r.uleb();
+      if (index >= globals) throw new BinaryFormatError(`a constant expression reads global ${index}, which does not exist`);
+      break;
+    }
     case 0x43:
       r.pos += 4;
       break;
@@ -394,15 +416,26 @@ function skipLeb(r: Reader): void {
   throw new BinaryFormatError(`LEB128 number too long at byte ${r.pos}`);
 }
 
+/** Reads one data segment: flags 0 (active, memory 0), 1 (passive) or 2 (active, explicit memory). */
+function dataSegment(r: Reader, globals: number): void {
+  const flags = r.uleb();
+  if (flags > 2) throw new BinaryFormatError(`data segment flags ${flags}`);
+  if (flags === 2 && r.uleb() !== 0) throw new ForbiddenFeatureError('a data segment for a memory other than memory 0 (multi-memory)');
+  if (flags !== 1) constantExpression(r, globals);
+  const size = r.uleb();
+  if (r.pos + size > r.end) throw new BinaryFormatError(`data segment runs past its section at byte ${r.pos}`);
+  r.pos += size;
+}
+
 /** Reads one element segment of the bulk-memory forms (table 0, funcref only); returns its entry count. */
-function elementSegment(r: Reader, shape: ModuleShapeLimits): number {
+function elementSegment(r: Reader, shape: ModuleShapeLimits, globals: number): number {
   const flags = r.uleb();
   if (flags > 7) throw new BinaryFormatError(`element segment flags ${flags}`);
   const explicitTable = (flags & 0x02) !== 0 && (flags & 0x01) === 0;
   const passiveOrDeclared = (flags & 0x01) !== 0;
   const usesExpressions = (flags & 0x04) !== 0;
   if (explicitTable && r.uleb() !== 0) throw new ForbiddenFeatureError('an element segment for a table other than table 0 (reference types)');
-  if (!passiveOrDeclared) constantExpression(r);
+  if (!passiveOrDeclared) constantExpression(r, globals);
   if (flags === 3 || flags === 7) throw new ForbiddenFeatureError('a declarative element segment (reference types)');
   if ((flags & 0x03) !== 0) {
     const kind = r.byte();

@@ -105,6 +105,7 @@ for (const op of Object.keys(FORBIDDEN)) OPS[Number(op)] = OP_FORBIDDEN;
 
 const GROW_CLAMP_A = [0x41, ...sleb(65536)];
 const GROW_CLAMP_B = [0x41, ...sleb(65536), 0x49, 0x1b, 0x41, ...sleb(FUEL_COSTS.growPageShift), 0x74]; // i32.lt_u, select, i32.shl
+const LT_U_SELECT = [0x49, 0x1b]; // i32.lt_u, select
 const BULK_SHIFT = [0x41, ...sleb(FUEL_COSTS.bulkByteShift), 0x76]; // i32.shr_u
 const TABLE_SHIFT = [0x41, ...sleb(FUEL_COSTS.tableEntryShift), 0x76];
 
@@ -260,6 +261,10 @@ function meterCodeSection(
   out.uleb(count);
   const insertions = new Insertions();
   const g = uleb(fuelGlobal);
+  // Caps as `i32.const` instructions; none where the bound does not fit below 2^32 or is unknown.
+  const capInstr = (n: number | undefined): number[] | undefined => (n === undefined || n >= 2 ** 31 ? undefined : [0x41, ...sleb(n)]);
+  const memoryCap = capInstr(layout.memoryMaxPages === undefined ? undefined : layout.memoryMaxPages * 65_536);
+  const tableCap = capInstr(layout.tableEntries ?? 0);
   const charge = {
     getFuel: new Uint8Array([0x23, ...g]),
     subtractConst: new Uint8Array([0x23, ...g, 0x41]),
@@ -288,7 +293,7 @@ function meterCodeSection(
     }
     const codeStart = body.pos;
     insertions.length = 0;
-    const needsScratch = scanBody(body, index, layout, shape, insertions);
+    const needsScratch = scanBody(body, index, layout, shape, insertions, locals, fuelGlobal);
     // Emit: size, locals (plus the scratch local), code with the charges inserted.
     const bodySizeAt = out.reservePaddedU32();
     const bodyOut = out.length;
@@ -325,8 +330,18 @@ function meterCodeSection(
           out.array(scratch);
           out.array(GROW_CLAMP_B);
         } else {
+          // min(length, most the memory or table can hold) >> shift: a longer one traps out of
+          // bounds before doing any work, so it need not cost more (and must not trap differently).
+          const cap = kind === BULK ? memoryCap : tableCap;
           out.byte(0x20);
           out.array(scratch);
+          if (cap !== undefined) {
+            out.array(cap);
+            out.byte(0x20);
+            out.array(scratch);
+            out.array(cap);
+            out.array(LT_U_SELECT);
+          }
           out.array(kind === BULK ? BULK_SHIFT : TABLE_SHIFT);
         }
       }
@@ -349,7 +364,7 @@ function meterCodeSection(
  * Returns whether the function needs the scratch local (it has an operand-sized instruction).
  * Written with locals rather than closures or a cursor object: it runs once per instruction.
  */
-function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: ModuleShapeLimits, insertions: Insertions): boolean {
+function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: ModuleShapeLimits, insertions: Insertions, locals: number, globals: number): boolean {
   const bytes = body.bytes;
   const end = body.end;
   const maxNesting = shape.nesting;
@@ -375,8 +390,16 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
       continue;
     }
     if (cls === OP_U32) {
-      // The LEB is skipped inline (this is most instructions); a byte past `end` reads as
-      // undefined, ends the loop, and is caught by the check below.
+      if (op >= 0x20) {
+        // local.* and global.*: the index must exist in the original, since the rewriter adds a
+        // local and a global after the guest's own (an invalid module must not become valid).
+        pos = readU32(bytes, pos, end);
+        if (lebValue >= (op <= 0x22 ? locals : globals)) throw new BinaryFormatError(`function ${index} uses ${op <= 0x22 ? 'local' : 'global'} ${lebValue}, which does not exist (byte ${at})`);
+        runCost++;
+        continue;
+      }
+      // br_if and call: the LEB is skipped inline; a byte past `end` reads as undefined, ends the
+      // loop, and is caught by the check below.
       const from = pos;
       while (((bytes[pos++] as number) & 0x80) !== 0);
       if (pos > end || pos - from > 5) lebError(index, from);

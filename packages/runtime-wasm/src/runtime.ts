@@ -16,6 +16,7 @@ import { MeteredModuleCache } from './module-cache.js';
 import { clampedLimits, resolveHostOptions, type WasmHostLimits, type WasmRuntimeOptions } from './options.js';
 
 const SYNC_COMPILE_MAX_BYTES = 256 * 1024;
+const SYNC_VALIDATE_MAX_BYTES = 1024 * 1024;
 
 /** Figures about the runtime as a whole. */
 export interface WasmRuntimeStats {
@@ -94,33 +95,42 @@ export class WasmRuntime implements PluginRuntime {
     return new WasmPluginInstance({ module, manifest, limits, exportNames: gated.exportNames, maxPages: gated.maxPages, cacheHit: hit, hostFuelPerCall: this.hostLimits.fuelPerCall });
   }
 
-  /** Meters gated bytes and compiles the result off the event loop. */
+  /**
+   * Meters gated bytes and compiles the result. The original must be valid WebAssembly too: the
+   * rewriter adds a global and a local after the guest's own, so an invalid module that names them
+   * must never run as a valid metered one. Small modules are validated on the loop (a fraction of a
+   * millisecond), large ones compiled off it alongside the metered copy.
+   */
   private async meteredModule(gated: GatedModule, plugin: string): Promise<WebAssembly.Module> {
     const metered = meterGated(gated, plugin, this.shape);
     this.meteringRuns++;
+    const small = gated.bytes.length <= SYNC_VALIDATE_MAX_BYTES;
+    const invalid = (cause: unknown): HomecoreError =>
+      new HomecoreError(
+        ErrorCode.WASM_INVALID,
+        `module is not valid WebAssembly${cause instanceof Error ? ` (${cause.message})` : ''}: rebuild it with a standard toolchain and check it with wasm-validate`,
+        { plugin, hook: 'load', cause },
+      );
+    if (small && !WebAssembly.validate(gated.bytes)) {
+      throw invalid(await WebAssembly.compile(gated.bytes).then(() => undefined, (e: unknown) => e));
+    }
+    const originalChecked = small ? Promise.resolve() : WebAssembly.compile(gated.bytes).then(() => undefined, (e: unknown) => Promise.reject(invalid(e)));
+    originalChecked.catch(() => undefined); // awaited below; never an unhandled rejection
+    let module: WebAssembly.Module;
     try {
       // V8 compiles lazily, so a small module compiles in well under a millisecond on the loop,
       // while the async path waits for a background thread; larger ones go off the loop.
-      return metered.length <= SYNC_COMPILE_MAX_BYTES ? new WebAssembly.Module(metered) : await WebAssembly.compile(metered);
+      module = metered.length <= SYNC_COMPILE_MAX_BYTES ? new WebAssembly.Module(metered) : await WebAssembly.compile(metered);
     } catch (err) {
-      // Tell a module that was never valid from one the rewriter broke (a bug of ours).
-      const original = await WebAssembly.compile(gated.bytes).then(
-        () => undefined,
-        (e: unknown) => e as Error,
-      );
-      if (original !== undefined) {
-        throw new HomecoreError(ErrorCode.WASM_INVALID, `module is not valid WebAssembly (${original.message}): rebuild it with a standard toolchain and check it with wasm-validate`, {
-          plugin,
-          hook: 'load',
-          cause: original,
-        });
-      }
+      await originalChecked;
       throw new HomecoreError(ErrorCode.INTERNAL, `the metered module failed to compile (${(err as Error).message}) although the module is valid: please report this with the module`, {
         plugin,
         hook: 'load',
         cause: err,
       });
     }
+    await originalChecked;
+    return module;
   }
 
   private async readCode(code: PluginCode, plugin: string, baseDir: string | undefined): Promise<Uint8Array> {

@@ -22,7 +22,7 @@ declare namespace WebAssembly {
   class RuntimeError extends Error {}
   class CompileError extends Error {}
   class LinkError extends Error {}
-  type ImportValue = ((...args: never[]) => unknown) | Memory | number;
+  type ImportValue = ((...args: never[]) => unknown) | Memory | Global | number;
   type Imports = Record<string, Record<string, ImportValue>>;
   function validate(bytes: Uint8Array): boolean;
   function compile(bytes: Uint8Array): Promise<Module>;
