@@ -26,7 +26,7 @@ import {
   type ModuleLayout,
   type ModuleShapeLimits,
 } from './binary.js';
-import { meterBinary, type MeterOptions } from './rewriter.js';
+import { METER_SLICE_BYTES, meterBinary, meterBinaryInSlices, type MeterOptions } from './rewriter.js';
 import type { PluginLimits, WasmHostLimits } from './options.js';
 import { decodeTagged, parseModuleHash, publicKeyFromString, sha256Hex, verifyModuleSignature } from './signing.js';
 
@@ -132,10 +132,12 @@ export function runLoadGate(input: GateInput): GatedModule {
  * Meters gated bytes with the rewriter (the same pass checks every instruction against the
  * allowlist); refusals become coded errors naming the function and offset.
  */
-export function meterGated(gated: GatedModule, plugin: string, shape: ModuleShapeLimits = DEFAULT_SHAPE_LIMITS): Uint8Array {
+export async function meterGated(gated: GatedModule, plugin: string, shape: ModuleShapeLimits = DEFAULT_SHAPE_LIMITS): Promise<Uint8Array> {
+  // The host runs the start function itself, under the start budget (instance.ts).
+  const options = { startFuel: 0, shape, exportStart: true };
   try {
-    // The host runs the start function itself, under the start budget (instance.ts).
-    return meterBinary(gated.bytes, { startFuel: 0, shape, exportStart: true });
+    // A large module is metered in slices, handing the event loop back between them.
+    return gated.bytes.length > METER_SLICE_BYTES ? await meterBinaryInSlices(gated.bytes, options) : meterBinary(gated.bytes, options);
   } catch (err) {
     throw binaryError(err, plugin);
   }

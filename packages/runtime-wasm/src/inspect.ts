@@ -57,7 +57,7 @@ export async function inspectModule(bytes: Uint8Array, options: InspectOptions =
     const limits = pluginLimits(host.limits, manifest);
     const gated = runLoadGate({ bytes, manifest, trust: host.trust, host: host.limits, limits, clampUnboundedMemory: host.clampUnboundedMemory, warn: (m) => warnings.push(m), shape: host.shape });
     // The same rewriter and compiler as a load, so that inspect and run never disagree.
-    const metered = meterGated(gated, manifest.domain, host.shape);
+    const metered = await meterGated(gated, manifest.domain, host.shape);
     if (!WebAssembly.validate(metered)) {
       error = WebAssembly.validate(gated.bytes)
         ? { code: 'HC_ERR_INTERNAL', message: 'the metered module does not validate although the module does: please report this with the module' }

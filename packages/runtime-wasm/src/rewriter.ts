@@ -35,7 +35,7 @@ export const FUEL_COSTS = Object.freeze({
   bulkByteShift: 3,
   /** `table.copy` / `table.init`: one unit per 2^tableEntryShift entries, plus one. */
   tableEntryShift: 1,
-  /** `memory.grow`: one unit per page times 2^growPageShift (the engine may copy and zero the memory). */
+  /** `memory.grow`: 2^growPageShift units per page asked for, plus one page's worth (the engine may copy and zero the memory; even growing by 0 calls into it). */
   growPageShift: 12,
   /** Every host import call, charged by the host before it acts. */
   hostCall: 100,
@@ -104,7 +104,8 @@ const FORBIDDEN: Record<number, string> = {
 for (const op of Object.keys(FORBIDDEN)) OPS[Number(op)] = OP_FORBIDDEN;
 
 const GROW_CLAMP_A = [0x41, ...sleb(65536)];
-const GROW_CLAMP_B = [0x41, ...sleb(65536), 0x49, 0x1b, 0x41, ...sleb(FUEL_COSTS.growPageShift), 0x74]; // i32.lt_u, select, i32.shl
+// i32.lt_u, select; then + 1 (growing by nothing still calls into the engine), << shift
+const GROW_CLAMP_B = [0x41, ...sleb(65536), 0x49, 0x1b, 0x41, 0x01, 0x6a, 0x41, ...sleb(FUEL_COSTS.growPageShift), 0x74];
 const LT_U_SELECT = [0x49, 0x1b]; // i32.lt_u, select
 const BULK_SHIFT = [0x41, ...sleb(FUEL_COSTS.bulkByteShift), 0x76]; // i32.shr_u
 const TABLE_SHIFT = [0x41, ...sleb(FUEL_COSTS.tableEntryShift), 0x76];
@@ -133,6 +134,26 @@ export class MeteringRefusal extends Error {
  * `MeteringRefusal`.
  */
 export function meterBinary(bytes: Uint8Array, options: MeterOptions = {}): Uint8Array {
+  const steps = meterSteps(bytes, options);
+  for (let step = steps.next(); ; step = steps.next()) if (step.done === true) return step.value;
+}
+
+/**
+ * `meterBinary` that hands the event loop back every `METER_SLICE_BYTES` of code, so that
+ * metering the largest module the size cap allows never stalls the host for long.
+ */
+export async function meterBinaryInSlices(bytes: Uint8Array, options: MeterOptions = {}): Promise<Uint8Array> {
+  const steps = meterSteps(bytes, options);
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done === true) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Code bytes metered between two yields of `meterSteps` (a few milliseconds of work). */
+export const METER_SLICE_BYTES = 256 * 1024;
+
+function* meterSteps(bytes: Uint8Array, options: MeterOptions): Generator<undefined, Uint8Array, undefined> {
   const shape = options.shape ?? DEFAULT_SHAPE_LIMITS;
   const startFuel = Math.max(0, Math.min(MAX_FUEL, Math.floor(options.startFuel ?? 10_000_000)));
   const layout = readModuleLayout(bytes, shape);
@@ -198,7 +219,7 @@ export function meterBinary(bytes: Uint8Array, options: MeterOptions = {}): Uint
     } else if (section === startSection) {
       // dropped: the host calls the start function through START_EXPORT
     } else if (section.id === 10) {
-      meterCodeSection(bytes, section.bodyStart, section.end, layout, functionImports, fuelGlobal, shape, out);
+      yield* meterCodeSection(bytes, section.bodyStart, section.end, layout, functionImports, fuelGlobal, shape, out);
     } else {
       out.copy(bytes, section.start, section.end);
     }
@@ -240,7 +261,7 @@ class Insertions {
   }
 }
 
-function meterCodeSection(
+function* meterCodeSection(
   bytes: Uint8Array,
   start: number,
   end: number,
@@ -249,8 +270,9 @@ function meterCodeSection(
   fuelGlobal: number,
   shape: ModuleShapeLimits,
   out: ByteSink,
-): void {
+): Generator<undefined, void, undefined> {
   const r = new Cursor(bytes, start, end);
+  let sliceEnd = start + METER_SLICE_BYTES;
   const count = r.u32();
   if (count !== layout.functionTypes.length) {
     throw new BinaryFormatError(`code section has ${count} bodies but the function section declares ${layout.functionTypes.length}`);
@@ -322,7 +344,7 @@ function meterCodeSection(
         out.array(scratch);
         out.bytes(charge.getFuel);
         if (kind === GROW) {
-          // min(pages, 65536) << shift: a request beyond the wasm32 maximum fails, so it need not cost more.
+          // (min(pages, 65536) + 1) << shift: a request beyond the wasm32 maximum fails, so it need not cost more.
           out.byte(0x20);
           out.array(scratch);
           out.array(GROW_CLAMP_A);
@@ -354,6 +376,10 @@ function meterCodeSection(
     out.copy(bytes, copied, bodyEnd);
     out.patchPaddedU32(bodySizeAt, out.length - bodyOut);
     r.pos = bodyEnd;
+    if (bodyEnd > sliceEnd) {
+      sliceEnd = bodyEnd + METER_SLICE_BYTES;
+      yield;
+    }
   }
   if (r.pos !== end) throw new BinaryFormatError('code section has bytes after its last body');
   out.patchPaddedU32(sizeAt, out.length - sectionStart);

@@ -102,7 +102,7 @@ export class WasmRuntime implements PluginRuntime {
    * millisecond), large ones compiled off it alongside the metered copy.
    */
   private async meteredModule(gated: GatedModule, plugin: string): Promise<WebAssembly.Module> {
-    const metered = meterGated(gated, plugin, this.shape);
+    const metered = await meterGated(gated, plugin, this.shape);
     this.meteringRuns++;
     const small = gated.bytes.length <= SYNC_VALIDATE_MAX_BYTES;
     const invalid = (cause: unknown): HomecoreError =>

