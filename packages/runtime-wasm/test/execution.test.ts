@@ -36,7 +36,7 @@ describe('a guest that returns DENIED', () => {
     const { instance } = await ready(wat(guest({ body })), m);
     const err = await rejection(instance.handleEvent(delivered('my_event')));
     expect(err.code).toBe(ErrorCode.WASM_STATUS);
-    expect(err.message).toContain('returned status -3 (DENIED): a host call in this hook was refused (state:write sensor.kitchen is not granted: add \"state:write:sensor.kitchen\" to permissions)');
+    expect(err.message).toContain('returned status -3 (DENIED): a host call in this hook was refused (state:write sensor.kitchen is not granted: add "state:write:sensor.kitchen" to permissions)');
   });
 });
 
