@@ -30,9 +30,11 @@ const ALLOWED = {
   relaxed_simd: false,
 };
 
-// More modules or other seeds for a longer hunt: DIFFERENTIAL_MODULES=5000 DIFFERENTIAL_FIRST_SEED=1000 npx vitest run ...
+// More modules, other seeds or deeper code for a longer hunt:
+// DIFFERENTIAL_MODULES=5000 DIFFERENTIAL_FIRST_SEED=1000 DIFFERENTIAL_DEPTH=6 npx vitest run packages/runtime-wasm/test/differential.test.ts
 const MODULES = Number(process.env.DIFFERENTIAL_MODULES ?? 200);
 const FIRST_SEED = Number(process.env.DIFFERENTIAL_FIRST_SEED ?? 1);
+const DEPTH = process.env.DIFFERENTIAL_DEPTH === undefined ? {} : { depth: Number(process.env.DIFFERENTIAL_DEPTH) };
 const CALLS_PER_FUNCTION = 3;
 const LARGE_FUEL = 1_000_000_000;
 /** Loop iterations a call may make in all (the generated modules' `budget` global). */
@@ -143,7 +145,7 @@ function saved(m: GeneratedModule): string {
 }
 
 const generated = Array.from({ length: MODULES }, (_, i) => {
-  const m = randomModule(FIRST_SEED + i);
+  const m = randomModule(FIRST_SEED + i, DEPTH);
   return { m, bytes: toBytes(m) };
 });
 
@@ -226,6 +228,41 @@ describe('fuel', () => {
     fuel.value = 1000;
     expect(() => (exports.spin as () => void)()).toThrow(WebAssembly.RuntimeError);
     expect(fuel.value).toBeLessThan(0);
+  });
+
+  test.each([
+    ['br', '(func (export "run") (loop (br 0)))'],
+    ['br_if', '(func (export "run") (loop (br_if 0 (i32.const 1))))'],
+    ['br_table', '(func (export "run") (loop (block (br_table 1 0 (i32.const 0)))))'],
+    ['br_table default', '(func (export "run") (loop (block (br_table 0 1 (i32.const 7)))))'],
+    ['br from an if', '(func (export "run") (loop (if (i32.const 1) (then (br 1)))))'],
+    ['br from an else', '(func (export "run") (loop (if (i32.const 0) (then) (else (br 1)))))'],
+    ['br from nested blocks', '(func (export "run") (loop (block (block (block (br 3))))))'],
+    ['a loop with a result', '(func (export "run") (result i32) (loop (result i32) (br 0)))'],
+    ['a loop with a parameter', '(func (export "run") (i32.const 1) (loop (param i32) (br 0)) (unreachable))'],
+    ['nothing but nops and drops', '(func (export "run") (loop (nop) (drop (i32.const 0)) (br 0)))'],
+    ['recursion', '(func $f (export "run") (call $f))'],
+    ['mutual recursion', '(func $f (export "run") (call $g)) (func $g (call $f))'],
+    ['recursion through call_indirect', '(type $t (func)) (table 1 funcref) (elem (i32.const 0) $f) (func $f (export "run") (call_indirect (type $t) (i32.const 0)))'],
+    ['memory.fill of nothing', '(memory 1 1) (func (export "run") (loop (memory.fill (i32.const 0) (i32.const 0) (i32.const 0)) (br 0)))'],
+    ['memory.grow by nothing', '(memory 1 1) (func (export "run") (loop (drop (memory.grow (i32.const 0))) (br 0)))'],
+  ])('an endless %s runs out of fuel', (_name, funcs) => {
+    const parsed = wabt.parseWat('endless.wat', `(module ${funcs})`, ALLOWED);
+    const bytes = new Uint8Array(parsed.toBinary({}).buffer);
+    parsed.destroy();
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(meterModule(bytes, { startFuel: 0 }))).exports as Record<string, unknown>;
+    const fuel = exports[FUEL_EXPORT] as WebAssembly.Global;
+    fuel.value = 5000;
+    const outcome = outcomeOf(() => (exports.run as () => void)(), []);
+    expect(outcome).toEqual({ kind: 'trap', message: 'unreachable' });
+    expect(fuel.value as number).toBeLessThan(0);
+  });
+
+  test('an endless start function runs out of its start fuel', () => {
+    const parsed = wabt.parseWat('start.wat', '(module (func $s (loop (br 0))) (start $s))', ALLOWED);
+    const bytes = new Uint8Array(parsed.toBinary({}).buffer);
+    parsed.destroy();
+    expect(() => new WebAssembly.Instance(new WebAssembly.Module(meterModule(bytes, { startFuel: 5000 })))).toThrow(WebAssembly.RuntimeError);
   });
 
   test('a run costs the same every time: with one unit less it traps, the counter negative; with exactly its cost it completes', () => {

@@ -620,7 +620,15 @@ class Generator {
           // a branch: to a block (with its values), or back to a loop under its guard
           if (this.labels.length === 0) continue;
           const l = rng.pick(this.labels);
-          if (l.guard !== undefined) return `(br_if ${l.name} ${l.guard})`;
+          if (l.guard !== undefined) {
+            // back to the loop head, under its guard, by one of four instructions
+            const r = rng.int(4);
+            if (r === 0) return `(br_if ${l.name} ${l.guard})`;
+            if (r === 1) return `(if ${l.guard} (then (br ${l.name})))`;
+            const exit = this.label([]);
+            if (r === 2) return `(block ${exit.name} (br_table ${l.name} ${exit.name} (select (i32.const 0) (i32.const 1) ${l.guard})))`;
+            return `(block ${exit.name} (br_table ${exit.name} ${l.name} ${exit.name} (select (i32.const 1) (i32.const ${rng.int(3) * 2}) ${l.guard})))`;
+          }
           if (rng.chance(0.5)) return `(br_if ${l.name} ${this.values(l.types, dd)} ${this.expr('i32', dd - 1)})${l.types.map(() => ' (drop)').join('')}`;
           return `(br ${l.name} ${this.values(l.types, dd)})`;
         }
