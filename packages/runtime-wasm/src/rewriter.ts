@@ -158,6 +158,8 @@ function* meterSteps(bytes: Uint8Array, options: MeterOptions): Generator<undefi
   const startFuel = Math.max(0, Math.min(MAX_FUEL, Math.floor(options.startFuel ?? 10_000_000)));
   const layout = readModuleLayout(bytes, shape);
   const fuelGlobal = layout.importedGlobals + layout.definedGlobals;
+  const taken = layout.exports.find((e) => e.name === FUEL_EXPORT || e.name === START_EXPORT);
+  if (taken !== undefined) throw new BinaryFormatError(`the module already exports '${taken.name}', a name the metering adds`);
   const startSection = options.exportStart === true ? layout.sections.find((sec) => sec.id === 8) : undefined;
   const startFunction = startSection === undefined ? undefined : new Cursor(bytes, startSection.bodyStart, startSection.end).u32();
   const encoder = new TextEncoder();

@@ -285,6 +285,10 @@ describe('module shape limits, checked before any heavy work', () => {
     expect(() => devRuntime({ shape: { nope: 1 } as never })).toThrow(/unknown shape limit 'nope'/);
   });
 
+  test('a module that already exports a name the metering adds is refused, not turned into an invalid one', () => {
+    expect(refusal(wat(`(module (func (export "${FUEL_EXPORT}")))`))?.code).toBe(ErrorCode.WASM_INVALID);
+  });
+
   test('malformed bytes anywhere are WASM_INVALID, never a crash', () => {
     const good = moduleWithFunctions(3, [0, 0x41, 0x05, 0x1a, 0x0b]);
     for (let cut = 9; cut < good.length; cut++) {
