@@ -95,10 +95,10 @@ export class InMemoryCore implements HostCore {
     if (old !== undefined && sameState && jsonEqual(old.attributes, attrs)) {
       // HA keeps the state's context and only moves last_reported; the event carries the writer's context.
       const reported = freezeState({ ...old, last_reported: now });
+      const event = makeEvent(EventType.STATE_REPORTED, { entity_id: id, old_last_reported: old.last_reported, new_state: reported }, now, context);
       this.#states.set(id, reported);
-      this.#dispatch(
-        makeEvent(EventType.STATE_REPORTED, { entity_id: id, old_last_reported: old.last_reported, new_state: reported }, now, context),
-      );
+      this.#pending.push(event); // inline, not in a helper: see #drainAfterChange
+      this.#drainAfterChange();
       return reported;
     }
     const next = freezeState({
@@ -110,8 +110,10 @@ export class InMemoryCore implements HostCore {
       last_updated: now,
       context,
     });
+    const event = makeEvent(EventType.STATE_CHANGED, { entity_id: id, old_state: old ?? null, new_state: next }, now, context);
     this.#states.set(id, next);
-    this.#dispatch(makeEvent(EventType.STATE_CHANGED, { entity_id: id, old_state: old ?? null, new_state: next }, now, context));
+    this.#pending.push(event);
+    this.#drainAfterChange();
     return next;
   }
 
@@ -122,9 +124,11 @@ export class InMemoryCore implements HostCore {
     const old = this.#states.get(id);
     if (old === undefined) return false;
     const ctx = this.#ownContext(context);
-    this.#states.delete(id);
     const now = formatTimestamp(this.#clock.now());
-    this.#dispatch(makeEvent(EventType.STATE_CHANGED, { entity_id: id, old_state: old, new_state: null }, now, ctx));
+    const event = makeEvent(EventType.STATE_CHANGED, { entity_id: id, old_state: old, new_state: null }, now, ctx);
+    this.#states.delete(id);
+    this.#pending.push(event);
+    this.#drainAfterChange();
     return true;
   }
 
@@ -244,6 +248,21 @@ export class InMemoryCore implements HostCore {
 
   #dispatch(event: BusEvent): void {
     this.#pending.push(event);
+    this.#drain();
+  }
+
+  // Writes build their event before changing anything and queue it right after the change, with no
+  // call in between: if delivery cannot even start (the writer exhausted the stack), the write still
+  // succeeds and its event waits in #pending to go out with the next one, late but never lost.
+  #drainAfterChange(): void {
+    try {
+      this.#drain();
+    } catch {
+      // Delivered with the next event.
+    }
+  }
+
+  #drain(): void {
     if (this.#dispatching) return;
     this.#dispatching = true;
     try {
