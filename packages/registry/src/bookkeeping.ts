@@ -1,4 +1,4 @@
-import type { Clock } from '@homecore/core-traits';
+import { ErrorCode, type Clock } from '@homecore/core-traits';
 import type { PluginRecord } from './record.js';
 import type { PermissionDenial, PluginStats, PluginSummary, RegistryActivity } from './types.js';
 
@@ -30,13 +30,18 @@ export class Bookkeeping {
     };
   }
 
-  /** Counts a refused context call, keeps it in the audit trail and reports it. */
-  recordDenial(rec: PluginRecord, action: string, target: string, hook: string | null): void {
-    rec.denials++;
-    const denial: PermissionDenial = Object.freeze({ time: this.clock.now(), plugin: rec.id, action, target, hook });
+  /**
+   * Keeps a refused context call in the audit trail. A permission denial (or a core-owned event
+   * type) is counted in `permissionDenials` and reported as `permission_denied`; a feedback loop is
+   * counted and reported by its guard.
+   */
+  recordDenial(rec: PluginRecord, action: string, target: string, hook: string | null, code: string = ErrorCode.PERMISSION_DENIED): void {
+    const denial: PermissionDenial = Object.freeze({ time: this.clock.now(), plugin: rec.id, code, action, target, hook });
     this.denials.push(denial);
     if (this.denials.length > AUDIT_CAPACITY) this.denials.shift();
-    this.emit({ type: 'permission_denied', plugin: rec.id, action, target, hook });
+    if (code === ErrorCode.FEEDBACK_LOOP) return;
+    rec.denials++;
+    this.emit({ type: 'permission_denied', plugin: rec.id, action, target, hook, code });
   }
 
   /** The audit trail, oldest first, optionally of one plugin. */
@@ -78,6 +83,8 @@ export function statsOf(rec: PluginRecord): PluginStats {
     reason: rec.health !== 'ok' ? rec.healthReason : rec.entry.reason,
     delivered: rec.delivered,
     dropped: { ...rec.dropped },
+    overflowBySource: Object.fromEntries(rec.overflowBySource),
+    overflowCaused: rec.overflowCaused,
     errors: rec.errors,
     serviceCalls: rec.serviceCalls,
     writes: rec.writes,
@@ -86,6 +93,14 @@ export function statsOf(rec: PluginRecord): PluginStats {
     handlerMs: rec.durations.summary(),
     queueDepth: rec.queuedEvents,
     permissionDenials: rec.denials,
+    refused: { ...rec.refused },
+    held: {
+      subscriptions: rec.active?.runtimeSubscriptions ?? 0,
+      subscriptionBytes: rec.active?.subscriptionBytes ?? 0,
+      entities: rec.owned.size,
+      timers: rec.active === undefined ? 0 : rec.active.timers.size + rec.active.dueTimers,
+      pendingServiceCalls: rec.pendingServiceCalls,
+    },
     runtime,
     lastError: rec.lastError,
     loadedAt: rec.loadedAt,

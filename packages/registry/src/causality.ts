@@ -22,14 +22,3 @@ export function withServiceParent<T>(parent: string, fn: () => T): T {
 export function serviceParent(): string | undefined {
   return current;
 }
-
-/** Runs `fn` outside any service call, so work it schedules is not attributed to that call. */
-export function outsideServiceCall(fn: () => void): void {
-  const previous = current;
-  current = undefined;
-  try {
-    fn();
-  } finally {
-    current = previous;
-  }
-}

@@ -18,6 +18,7 @@ import {
   type ServiceHandler,
   type Subscription,
 } from '@homecore/core-traits';
+import { utf8Bytes, type ActionGuard, type ActionKind, type ChainLink } from './guard.js';
 import type { ActivityLogLevel, RegistryActivity } from './types.js';
 
 const VERBS: Readonly<Record<PermissionAction, string>> = {
@@ -46,6 +47,13 @@ export interface ContextHost {
   closed(): boolean;
   /** Records a denial (stats, audit, activity). */
   denied(action: string, target: string): void;
+  /** The host-side limits (reserved events, loops, budgets, holdings). */
+  readonly guard: ActionGuard;
+  /** Commits an admitted action's place in its causal chain, once its context exists. */
+  chained(contextId: string, link: ChainLink): void;
+  /** Counts the plugin's service calls in flight. */
+  serviceCallStarted(): void;
+  serviceCallEnded(): void;
   emit(activity: RegistryActivity): void;
   registerService(service: string, handler: ServiceHandler): () => void;
   subscribe(subscription: Subscription): () => void;
@@ -99,8 +107,16 @@ export function createPluginContext(host: ContextHost): PluginContext {
     });
   };
 
-  const writeContext = (): EventContext =>
-    core.createContext({ userId: `plugin:${plugin}`, parentId: host.parentContextId() });
+  const { guard } = host;
+
+  /** Admits an action (loop bounds, budget) and makes the context it carries, linked into its chain. */
+  const actionContext = (kind: ActionKind, action: PermissionAction, target: string): EventContext => {
+    const parentId = host.parentContextId();
+    const link = guard.admit(kind, action, target, parentId);
+    const context = core.createContext({ userId: `plugin:${plugin}`, parentId });
+    host.chained(context.id, link);
+    return context;
+  };
 
   const log =
     (level: ActivityLogLevel) =>
@@ -140,16 +156,20 @@ export function createPluginContext(host: ContextHost): PluginContext {
 
     setState(entityId: string, state: string, attributes?: Attributes, options?: { forceUpdate?: boolean }): EntityState {
       ensureOpen('setState');
-      check('state:write', String(entityId));
+      const target = String(entityId);
+      check('state:write', target);
+      guard.checkEntityId(target);
+      const creates = guard.checkWrite(target, state, attributes);
       let written: EntityState;
       try {
         written = core.setState(entityId, state, attributes, {
-          context: writeContext(),
+          context: actionContext('write', 'state:write', target),
           forceUpdate: options?.forceUpdate === true,
         });
       } catch (error) {
         throw attributed(error, host.hook());
       }
+      if (creates) guard.created(written.entity_id);
       host.acted('write');
       host.emit({ type: 'state_written', plugin, entity_id: written.entity_id, state: written.state });
       return written;
@@ -157,14 +177,17 @@ export function createPluginContext(host: ContextHost): PluginContext {
 
     removeState(entityId: string): boolean {
       ensureOpen('removeState');
-      check('state:write', String(entityId));
+      const target = String(entityId);
+      check('state:write', target);
+      guard.checkEntityId(target);
       let removed: boolean;
       try {
-        removed = core.removeState(entityId, writeContext());
+        removed = core.removeState(entityId, actionContext('write', 'state:write', target));
       } catch (error) {
         throw attributed(error, host.hook());
       }
       if (removed) {
+        guard.removed(target.toLowerCase());
         host.acted('write');
         host.emit({ type: 'state_removed', plugin, entity_id: entityId });
       }
@@ -178,17 +201,20 @@ export function createPluginContext(host: ContextHost): PluginContext {
       options?: { returnResponse?: boolean },
     ): Promise<unknown> {
       ensureOpen('callService');
-      check('service:call', `${domain}.${service}`);
+      const target = `${domain}.${service}`;
+      check('service:call', target);
+      guard.checkServiceCall();
+      const context = actionContext('serviceCall', 'service:call', target);
       host.acted('serviceCall');
       host.emit({ type: 'service_called', plugin, domain, service });
       const hook = host.hook(); // the hook that made the call, even if the service settles after it
+      host.serviceCallStarted();
       try {
-        return await core.callService(domain, service, data, {
-          context: writeContext(),
-          returnResponse: options?.returnResponse === true,
-        });
+        return await core.callService(domain, service, data, { context, returnResponse: options?.returnResponse === true });
       } catch (error) {
         throw attributed(error, hook);
+      } finally {
+        host.serviceCallEnded();
       }
     },
 
@@ -199,9 +225,11 @@ export function createPluginContext(host: ContextHost): PluginContext {
 
     fireEvent(eventType: string, data: Record<string, JsonValue> = {}): void {
       ensureOpen('fireEvent');
-      check('event:fire', String(eventType));
+      const target = String(eventType);
+      guard.checkEventType(target);
+      check('event:fire', target);
       try {
-        core.fireEvent(eventType, data, writeContext());
+        core.fireEvent(eventType, data, actionContext('event', 'event:fire', target));
       } catch (error) {
         throw attributed(error, host.hook());
       }
@@ -225,6 +253,7 @@ export function createPluginContext(host: ContextHost): PluginContext {
           hook: host.hook() ?? undefined,
         });
       }
+      guard.checkTimer();
       return host.callLater(ms, callback);
     },
 
@@ -232,6 +261,8 @@ export function createPluginContext(host: ContextHost): PluginContext {
       ensureOpen('subscribe');
       for (const pattern of subscription.entities ?? []) check('state:read', String(pattern));
       for (const pattern of subscription.events ?? []) check('event:subscribe', String(pattern));
+      const patterns = [...(subscription.entities ?? []), ...(subscription.events ?? [])].map(String);
+      guard.checkSubscriptions(patterns.length, patterns.reduce((sum, p) => sum + utf8Bytes(p), 0));
       return host.subscribe(subscription);
     },
   };

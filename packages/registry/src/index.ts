@@ -1,5 +1,6 @@
 export { PluginRegistry } from './registry.js';
 export { createDeliveredEvent } from './dispatch.js';
+export { REGISTRY_LIMIT_DEFAULTS } from './settings.js';
 export type {
   ActivityLogLevel,
   ConfigEntryInit,
@@ -14,6 +15,8 @@ export type {
   PermissionDenial,
   PluginFailure,
   PluginHealth,
+  PluginHoldings,
+  PluginRefusals,
   PluginStats,
   PluginSummary,
   RegistryActivity,

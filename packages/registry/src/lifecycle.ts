@@ -10,6 +10,7 @@ import {
   type ConfigEntryState,
   type PluginCode,
   type PluginId,
+  type PluginInstance,
   type PluginRuntime,
 } from '@homecore/core-traits';
 import type { ResolvedManifest } from '@homecore/manifest';
@@ -21,6 +22,7 @@ import type { Delivery } from './delivery.js';
 import { cycleError, dependencyFailedError, dependencyNodes, dependentsOf, duplicateError, missingError, nodeOf } from './dependencies.js';
 import { readPluginFolder } from './discovery.js';
 import { dependencyOrder, findCycles } from './graph.js';
+import { pluginLimits, type EntityOwners } from './guard.js';
 import type { IdleTracker } from './idle.js';
 import { PluginRecord, type Activation, type FolderSource } from './record.js';
 import type { RegistrySettings } from './settings.js';
@@ -45,6 +47,7 @@ export class Lifecycle {
     private readonly idle: IdleTracker,
     private readonly delivery: Delivery,
     private readonly wiring: Wiring,
+    private readonly owners: EntityOwners,
   ) {
     this.clock = settings.clock;
   }
@@ -89,8 +92,9 @@ export class Lifecycle {
     const folder = options.baseDir !== undefined ? this.folders.get(options.baseDir) : undefined;
     if (folder !== undefined && folder.entry === code) rec.folder = folder;
     this.delivery.bindPump(rec);
-    this.records.set(id, rec);
+    // Before the id is reserved: a core that refuses the listener fails this load and leaves nothing behind.
     this.delivery.listenToCore();
+    this.records.set(id, rec);
     this.warnUncovered(manifest);
 
     // Chained now, so a dependent loading concurrently waits for this setup through `rec.op`.
@@ -148,11 +152,21 @@ export class Lifecycle {
       if (error.code === ErrorCode.CONFIG_ENTRY_NOT_READY) {
         // HA's ConfigEntryNotReady backoff: 5, 10, 20, 40, 80, 80... s plus up to 1 s of jitter.
         const wait = 5000 * 2 ** Math.min(rec.tries, 4) + Math.floor(this.settings.random() * 1000);
-        rec.tries++;
-        this.setEntryState(rec, 'setup_retry', error.message);
-        rec.retryTimer = this.clock.setTimeout(() => this.retry(rec), wait);
-        this.book.emit({ type: 'setup_failed', plugin: rec.id, error, retryInMs: wait });
-        return;
+        let timer: unknown;
+        try {
+          timer = this.clock.setTimeout(() => {
+            if (rec.retryTimer === timer) this.retry(rec);
+          }, wait);
+        } catch {
+          timer = undefined; // no retry can be scheduled: setup_error below, reload to try again
+        }
+        if (timer !== undefined) {
+          rec.tries++;
+          rec.retryTimer = timer;
+          this.setEntryState(rec, 'setup_retry', error.message);
+          this.book.emit({ type: 'setup_failed', plugin: rec.id, error, retryInMs: wait });
+          return;
+        }
       }
       rec.tries = 0;
       this.setEntryState(rec, 'setup_error', error.message);
@@ -206,6 +220,11 @@ export class Lifecycle {
       services: new Map(),
       routed: new Set(),
       timers: new Set(),
+      dueTimers: 0,
+      runtimeSubscriptions: 0,
+      subscriptionBytes: 0,
+      limits: pluginLimits(manifest, this.settings.limits),
+      maxEventBytes: maxEventBytesOf(instance),
       hook: null,
       parentContextId: null,
       closed: false,
@@ -247,6 +266,7 @@ export class Lifecycle {
     activation.closed = true;
     activation.abort.abort();
     this.delivery.cancelTimers(activation);
+    activation.dueTimers = 0;
     this.wiring.unwire(activation);
     try {
       await activation.instance.dispose();
@@ -264,9 +284,15 @@ export class Lifecycle {
     const stopped = rec.whenStopped();
     if (!Number.isFinite(ms)) return stopped;
     let timer: unknown;
-    const late = new Promise<boolean>((resolve) => (timer = this.clock.setTimeout(() => resolve(true), ms)));
+    let fire!: (late: boolean) => void;
+    const late = new Promise<boolean>((resolve) => (fire = resolve));
+    try {
+      timer = this.clock.setTimeout(() => fire(true), ms);
+    } catch {
+      return stopped; // the host cannot arm a timer: wait without a timeout
+    }
     const timedOut = await Promise.race([stopped.then(() => false), late]);
-    this.clock.clearTimeout(timer);
+    if (timer !== undefined) this.clock.clearTimeout(timer);
     if (!timedOut) return;
     this.delivery.abandonForUnload(rec, ms);
     await rec.whenStopped();
@@ -355,26 +381,34 @@ export class Lifecycle {
     this.clearTimers(rec);
     const activation = rec.active;
     let failed: HomecoreError | undefined;
-    if (activation !== undefined) {
-      this.setEntryState(rec, 'unload_in_progress', null);
-      rec.paused = true;
-      // ctx.signal first, so an in-flight hook listening to it can end before teardown.
-      activation.abort.abort();
-      await this.stopWithin(rec, this.teardownMs(activation));
-      failed = await this.teardown(rec, activation);
+    // Whatever fails on the way (a host callback, the host's clock), the plugin ends up removed.
+    try {
+      if (activation !== undefined) {
+        this.setEntryState(rec, 'unload_in_progress', null);
+        rec.paused = true;
+        // ctx.signal first, so an in-flight hook listening to it can end before teardown.
+        activation.abort.abort();
+        await this.stopWithin(rec, this.teardownMs(activation));
+        failed = await this.teardown(rec, activation);
+      }
+    } finally {
       rec.active = undefined;
-      await this.close(activation);
+      try {
+        if (activation !== undefined) await this.close(activation);
+        this.delivery.dropQueue(rec, undefined);
+        if (failed !== undefined) this.setEntryState(rec, 'failed_unload', failed.message);
+        else this.setEntryState(rec, 'not_loaded', null);
+      } finally {
+        this.forget(rec);
+        this.book.emit({ type: 'plugin_unloaded', plugin: rec.id });
+      }
     }
-    this.delivery.dropQueue(rec, undefined);
-    if (failed !== undefined) this.setEntryState(rec, 'failed_unload', failed.message);
-    else this.setEntryState(rec, 'not_loaded', null);
-    this.forget(rec);
-    this.book.emit({ type: 'plugin_unloaded', plugin: rec.id });
   }
 
   /** Removes a record and everything it registered with the core. */
   private forget(rec: PluginRecord): void {
     rec.removed = true;
+    this.owners.releaseAll(rec);
     this.clearTimers(rec);
     // The watchdog outlives clearTimers: an unload waiting for a hung handler needs its timeout.
     this.delivery.stopWatchdog(rec);
@@ -555,6 +589,16 @@ export class Lifecycle {
 function restoreEntryFields(current: ConfigEntry, previous: ConfigEntry): ConfigEntry {
   if (current === previous) return current;
   return Object.freeze({ ...current, title: previous.title, data: previous.data, options: previous.options, modified_at: previous.modified_at });
+}
+
+/** The instance's event cap, read once; anything but a positive number means none. */
+function maxEventBytesOf(instance: PluginInstance): number | undefined {
+  try {
+    const max: unknown = instance.maxEventBytes;
+    return typeof max === 'number' && max > 0 ? max : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function notFound(id: string): HomecoreError {

@@ -11,6 +11,7 @@ import type {
 } from '@homecore/core-traits';
 import type { ResolvedManifest } from '@homecore/manifest';
 import { Fifo, type IndexEntry } from './dispatch.js';
+import type { ActionKind, PluginLimits, TokenBucket } from './guard.js';
 import { DurationWindow } from './util.js';
 import type { DropReason, PluginFailure, PluginHealth, PluginSummary } from './types.js';
 
@@ -37,6 +38,15 @@ export interface Activation {
   readonly routed: Set<string>;
   /** Pending ctx.callLater timers (clock handles), cancelled at teardown. */
   readonly timers: Set<unknown>;
+  /** ctx.callLater timers that came due and wait in the queue for their turn. */
+  dueTimers: number;
+  /** Subscription patterns added at run time (ctx.subscribe), and their bytes. */
+  runtimeSubscriptions: number;
+  subscriptionBytes: number;
+  /** Its host-side limits: the manifest's, capped by the host's. */
+  readonly limits: PluginLimits;
+  /** Largest event the instance accepts (`PluginInstance.maxEventBytes`, read once), if capped. */
+  readonly maxEventBytes: number | undefined;
   /** The hook running now, for audit records and error messages. */
   hook: string | null;
   /** The context id of the event being handled, the parent of the plugin's writes. */
@@ -56,6 +66,8 @@ export class QueuedTask {
     readonly reject: (error: unknown) => void,
     /** A ctx.callLater callback: it feeds the failure policy and is dropped like an event in backoff or quarantine. */
     readonly timer = false,
+    /** Called once when the task leaves the queue, to run or dropped. */
+    readonly onLeave?: () => void,
   ) {}
 }
 
@@ -130,7 +142,20 @@ export class PluginRecord {
   readonly coreServices = new Map<string, () => void>();
 
   delivered = 0;
-  readonly dropped: Record<DropReason, number> = { overflow: 0, backoff: 0, quarantined: 0 };
+  readonly dropped: Record<DropReason, number> = { overflow: 0, backoff: 0, quarantined: 0, too_large: 0 };
+  /** Queued events caused by plugins, by source (`plugin:<domain>`): the overflow policy drops from the largest. */
+  readonly queuedBySource = new Map<string, number>();
+  /** Overflow drops by the dropped event's source (`external` for the host's). */
+  readonly overflowBySource = new Map<string, number>();
+  /** This plugin's events dropped from full queues. */
+  overflowCaused = 0;
+  /** Host-side limits: refusals, per-second budgets, entities created, calls in flight. */
+  readonly refused = { feedbackLoop: 0, rateLimited: 0, resourceLimit: 0 };
+  readonly buckets: Partial<Record<ActionKind, TokenBucket>> = {};
+  /** Budgets refusing right now (their refusals are reported once per run). */
+  readonly rateLimitedNow = new Set<ActionKind>();
+  readonly owned = new Set<string>();
+  pendingServiceCalls = 0;
   errors = 0;
   serviceCalls = 0;
   denials = 0;

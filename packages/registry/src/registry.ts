@@ -6,6 +6,7 @@ import { loadInDependencyOrder } from './dependencies.js';
 import { discoverPlugins } from './discovery.js';
 import { SubscriptionIndex } from './dispatch.js';
 import { IdleTracker } from './idle.js';
+import { EntityOwners, LoopGuard } from './guard.js';
 import { Lifecycle } from './lifecycle.js';
 import type { Activation, FolderSource, PluginRecord } from './record.js';
 import { resolveSettings } from './settings.js';
@@ -46,9 +47,17 @@ export class PluginRegistry {
     const settings = resolveSettings(options);
     const index = new SubscriptionIndex<Activation>();
     this.book = new Bookkeeping(settings.clock);
-    this.delivery = new Delivery(settings, index, this.book, this.idleTracker);
-    const wiring = new Wiring(settings, index, this.book, this.delivery);
-    this.lifecycle = new Lifecycle(settings, this.records, this.folders, this.book, this.idleTracker, this.delivery, wiring);
+    const owners = new EntityOwners();
+    this.delivery = new Delivery(settings, index, this.book, this.idleTracker, this.records, owners);
+    const wiring = new Wiring(settings, index, this.book, this.delivery, {
+      core: settings.core,
+      clock: settings.clock,
+      book: this.book,
+      loops: new LoopGuard(settings.limits.loopDepth, settings.limits.loopActions),
+      owners,
+      host: settings.limits,
+    });
+    this.lifecycle = new Lifecycle(settings, this.records, this.folders, this.book, this.idleTracker, this.delivery, wiring, owners);
   }
 
   // ---------------------------------------------------------------- loading
@@ -160,9 +169,10 @@ export class PluginRegistry {
   }
 
   /**
-   * Per-plugin figures: deliveries, drops by reason, errors, handler time, queue depth, state,
-   * denials, what the plugin did (writes, services called, events fired), runtime stats, the most
-   * recent failure (`lastError`) and when the running version was set up (`loadedAt`).
+   * Per-plugin figures: deliveries, drops by reason (and overflow drops by source), errors, handler
+   * time, queue depth, state, denials, what the plugin did (writes, services called, events fired),
+   * what the host-side limits refused (`refused`) and what it holds (`held`), runtime stats, the
+   * most recent failure (`lastError`) and when the running version was set up (`loadedAt`).
    */
   stats(): RegistryStats {
     const plugins: Record<PluginId, PluginStats> = {};
@@ -170,7 +180,10 @@ export class PluginRegistry {
     return { events: this.delivery.eventsSeen, plugins };
   }
 
-  /** Refused context calls, oldest first (the most recent 1000), optionally of one plugin. */
+  /**
+   * Refused context calls, oldest first (the most recent 1000), optionally of one plugin: permission
+   * denials, core-owned event types and feedback loops, each with its `code`.
+   */
   audit(id?: PluginId): PermissionDenial[] {
     return this.book.audit(id);
   }

@@ -15,8 +15,11 @@ import type {
 /** How a plugin's event handling is doing under the failure policy. */
 export type PluginHealth = 'ok' | 'backoff' | 'quarantined';
 
-/** Why an event was not delivered to a plugin. */
-export type DropReason = 'overflow' | 'backoff' | 'quarantined';
+/**
+ * Why an event was not delivered to a plugin: its queue was full (`overflow`), it was backing off
+ * or quarantined, or the event was larger than its runtime accepts (`too_large`, not a failure).
+ */
+export type DropReason = 'overflow' | 'backoff' | 'quarantined' | 'too_large';
 
 /** When repeated handler failures lead to backoff, and repeated backoffs to quarantine. */
 export interface FailurePolicy {
@@ -34,7 +37,10 @@ export interface RegistryLimits {
   setupTimeoutMs?: number;
   /** Longest a plugin's teardown may take (default 10 000 ms). */
   teardownTimeoutMs?: number;
-  /** Events queued per plugin before the oldest is dropped (default 1024). */
+  /**
+   * Events queued per plugin before one is dropped (default 1024): the oldest event of the plugin
+   * with the most events in the queue, so a flood costs its source; events from the host are kept.
+   */
   queueCapacity?: number;
   /**
    * Longest an event handler, a service call routed to a plugin's queue or a config update may
@@ -42,6 +48,32 @@ export interface RegistryLimits {
    * `Infinity` turns it off).
    */
   handlerTimeoutMs?: number;
+  /**
+   * Longest causal chain (hops from the event that started it) a plugin action may extend: a
+   * state write, fired event or service call made while handling an event (or a service call, or
+   * in a timer started by either) is refused with HC_ERR_FEEDBACK_LOOP beyond it (default 32).
+   */
+  loopDepth?: number;
+  /** Most actions one root event may cause, through any number of plugins (default 1000; HC_ERR_FEEDBACK_LOOP beyond). */
+  loopActions?: number;
+  /** State writes and removes per plugin per second (default 500; manifest `limits.writes_per_second`; HC_ERR_RATE_LIMITED). */
+  writesPerSecond?: number;
+  /** Fired events per plugin per second (default 200; manifest `limits.events_per_second`). */
+  eventsPerSecond?: number;
+  /** Service calls per plugin per second (default 100; manifest `limits.service_calls_per_second`). */
+  serviceCallsPerSecond?: number;
+  /** UTF-8 bytes of one write's state plus its attributes as JSON (default 16 KiB; manifest `limits.state_bytes`; HC_ERR_RESOURCE_LIMIT). */
+  stateBytes?: number;
+  /** Entities one plugin may have created and not removed (default 1000; manifest `limits.entities`). */
+  entities?: number;
+  /** Subscription patterns one plugin may add at run time (default 256; manifest `limits.subscriptions`). */
+  subscriptions?: number;
+  /** Bytes of those patterns (default 16 KiB; manifest `limits.subscription_bytes`). */
+  subscriptionBytes?: number;
+  /** ctx.callLater timers pending per plugin, waiting or due (default 256; manifest `limits.timers`). */
+  timers?: number;
+  /** Service calls one plugin may have in flight (default 64; manifest `limits.pending_service_calls`). */
+  pendingServiceCalls?: number;
 }
 
 /** Options for `new PluginRegistry()`. */
@@ -152,6 +184,30 @@ export interface PluginFailure {
   readonly time: number;
 }
 
+/** What a plugin holds in the host right now, each bounded by a host-side limit. */
+export interface PluginHoldings {
+  /** Subscription patterns it added at run time (ctx.subscribe, hc_subscribe); manifest ones are not counted. */
+  readonly subscriptions: number;
+  /** Bytes of those patterns. */
+  readonly subscriptionBytes: number;
+  /** Entities it created that still exist. */
+  readonly entities: number;
+  /** ctx.callLater timers waiting, or due and queued. */
+  readonly timers: number;
+  /** Service calls it made that have not settled. */
+  readonly pendingServiceCalls: number;
+}
+
+/** Actions of a plugin the host-side limits refused, by cause. */
+export interface PluginRefusals {
+  /** Beyond `loopDepth` or `loopActions` (HC_ERR_FEEDBACK_LOOP): the plugin closed a loop. */
+  readonly feedbackLoop: number;
+  /** Beyond a per-second budget (HC_ERR_RATE_LIMITED). */
+  readonly rateLimited: number;
+  /** Beyond a size or holding cap (HC_ERR_RESOURCE_LIMIT). */
+  readonly resourceLimit: number;
+}
+
 /** Per-plugin figures in `stats()`. */
 export interface PluginStats {
   readonly id: PluginId;
@@ -162,6 +218,13 @@ export interface PluginStats {
   readonly delivered: number;
   /** Events (and `ctx.callLater` callbacks) not delivered, by reason. */
   readonly dropped: Readonly<Record<DropReason, number>>;
+  /**
+   * The `dropped.overflow` events by their source: `plugin:<domain>` for events a plugin caused
+   * (its writes, fired events and service calls), `external` for the rest.
+   */
+  readonly overflowBySource: Readonly<Record<string, number>>;
+  /** Events this plugin caused that were dropped from full queues (its own or other plugins'). */
+  readonly overflowCaused: number;
   /** Handler, service and config-update failures. */
   readonly errors: number;
   /** Calls to services the plugin registered. */
@@ -179,8 +242,12 @@ export interface PluginStats {
   readonly handlerMs: { readonly p50: number; readonly p99: number; readonly samples: number };
   /** Events waiting in the plugin's queue. */
   readonly queueDepth: number;
-  /** Context calls refused by its permissions. */
+  /** Context calls refused by its permissions (and events refused because the core owns their type). */
   readonly permissionDenials: number;
+  /** Actions refused by the host-side limits. */
+  readonly refused: PluginRefusals;
+  /** What the plugin holds now. */
+  readonly held: PluginHoldings;
   /** Figures from the runtime (`PluginInstance.stats()`), empty when no instance runs. */
   readonly runtime: RuntimeStats;
   /**
@@ -205,6 +272,8 @@ export interface PermissionDenial {
   /** Milliseconds since the epoch (registry clock). */
   readonly time: number;
   readonly plugin: PluginId;
+  /** Why: `HC_ERR_PERMISSION_DENIED`, `HC_ERR_EVENT_TYPE_RESERVED` (a core-owned event type) or `HC_ERR_FEEDBACK_LOOP`. */
+  readonly code: string;
   /** The permission action, for example `state:write`. */
   readonly action: string;
   /** What was asked for, for example `light.kitchen`. */
@@ -218,7 +287,9 @@ export type ActivityLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /**
  * A typed stream of what the registry and its plugins do; the CLI prints it as its live log.
- * `event_dropped` with `event_type: "callLater"` is a `ctx.callLater` callback dropped in backoff or quarantine.
+ * `event_dropped` with `event_type: "callLater"` is a `ctx.callLater` callback dropped in backoff or
+ * quarantine; an overflow names the `source` of the dropped event. `action_refused` is an action a
+ * host-side limit refused (a rate limit is reported once per run of refusals, not per call).
  */
 export type RegistryActivity =
   | { type: 'plugin_loaded'; plugin: PluginId; runtime: RuntimeKind }
@@ -233,9 +304,10 @@ export type RegistryActivity =
   | { type: 'event_fired'; plugin: PluginId; event_type: string }
   | { type: 'log'; plugin: PluginId; level: ActivityLogLevel; message: string; data: Record<string, unknown> | undefined }
   | { type: 'warning'; plugin: PluginId; message: string }
-  | { type: 'permission_denied'; plugin: PluginId; action: string; target: string; hook: string | null }
+  | { type: 'permission_denied'; plugin: PluginId; action: string; target: string; hook: string | null; code: string }
+  | { type: 'action_refused'; plugin: PluginId; action: string; target: string; hook: string | null; code: string }
   | { type: 'handler_failed'; plugin: PluginId; hook: string; error: HomecoreError }
-  | { type: 'event_dropped'; plugin: PluginId; event_type: string; reason: DropReason }
+  | { type: 'event_dropped'; plugin: PluginId; event_type: string; reason: DropReason; source?: string }
   | { type: 'plugin_backoff'; plugin: PluginId; failures: number; backoffMs: number }
   | { type: 'plugin_resumed'; plugin: PluginId }
   | { type: 'plugin_quarantined'; plugin: PluginId; reason: string }

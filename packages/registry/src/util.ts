@@ -10,25 +10,31 @@ export function withTimeout<T>(work: Promise<T>, ms: number, clock: Clock, onTim
   if (!Number.isFinite(ms)) return work;
   return new Promise<T>((resolve, reject) => {
     let settled = false;
-    const handle = clock.setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      reject(onTimeout());
-    }, ms);
+    let handle: unknown;
+    // The work's handlers first: if the host cannot arm the timer, the work still settles this (without a timeout).
     work.then(
       (value) => {
         if (settled) return;
         settled = true;
-        clock.clearTimeout(handle);
+        if (handle !== undefined) clock.clearTimeout(handle);
         resolve(value);
       },
       (error: unknown) => {
         if (settled) return;
         settled = true;
-        clock.clearTimeout(handle);
+        if (handle !== undefined) clock.clearTimeout(handle);
         reject(error);
       },
     );
+    try {
+      handle = clock.setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(onTimeout());
+      }, ms);
+    } catch {
+      handle = undefined;
+    }
   });
 }
 

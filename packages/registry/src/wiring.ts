@@ -14,6 +14,7 @@ import { checkServiceData } from './config-schema.js';
 import { createPluginContext } from './context.js';
 import type { Delivery } from './delivery.js';
 import type { IndexEntry, SubscriptionIndex } from './dispatch.js';
+import { ActionGuard, utf8Bytes, type GuardHost } from './guard.js';
 import type { Activation, PluginRecord } from './record.js';
 import type { RegistrySettings } from './settings.js';
 
@@ -30,6 +31,7 @@ export class Wiring {
     private readonly index: SubscriptionIndex<Activation>,
     private readonly book: Bookkeeping,
     private readonly delivery: Delivery,
+    private readonly guards: GuardHost,
   ) {
     this.core = settings.core;
     this.clock = settings.clock;
@@ -51,9 +53,13 @@ export class Wiring {
       parentContextId: () => serviceParent() ?? activation.parentContextId,
       closed: () => activation.closed,
       denied: (action, target) => this.book.recordDenial(rec, action, target, activation.hook),
+      guard: new ActionGuard(this.guards, activation),
+      chained: (contextId, link) => this.guards.loops.commit(contextId, link),
+      serviceCallStarted: () => void rec.pendingServiceCalls++,
+      serviceCallEnded: () => void rec.pendingServiceCalls--,
       emit: (activity) => this.book.emit(activity),
       registerService: (service, handler) => this.registerService(activation, service, handler),
-      subscribe: (subscription) => this.addSubscriptions(activation, subscription),
+      subscribe: (subscription) => this.addSubscriptions(activation, subscription, true),
       callLater: (ms, callback) => this.delivery.callLater(activation, ms, callback),
       acted: (action) => {
         if (action === 'write') rec.writes++;
@@ -65,8 +71,11 @@ export class Wiring {
 
   // ---------------------------------------------------------------- subscriptions
 
-  /** Adds manifest or ctx.subscribe patterns to the index; returns their remover. */
-  addSubscriptions(activation: Activation, subscription: Subscription): () => void {
+  /**
+   * Adds manifest or ctx.subscribe (`runtime`) patterns to the index; returns their remover. Run-time
+   * patterns count against the activation's caps until removed (the context checked them).
+   */
+  addSubscriptions(activation: Activation, subscription: Subscription, runtime = false): () => void {
     const added: IndexEntry<Activation>[] = [];
     for (const pattern of subscription.entities ?? []) added.push({ owner: activation, kind: 'entity', pattern: String(pattern) });
     for (const pattern of subscription.events ?? []) added.push({ owner: activation, kind: 'event', pattern: String(pattern) });
@@ -74,10 +83,19 @@ export class Wiring {
     for (const entry of added) {
       activation.subscriptions.add(entry);
       this.index.add(entry);
+      if (runtime) {
+        activation.runtimeSubscriptions++;
+        activation.subscriptionBytes += utf8Bytes(entry.pattern);
+      }
     }
     return () => {
       for (const entry of added) {
-        if (activation.subscriptions.delete(entry)) this.index.remove(entry);
+        if (!activation.subscriptions.delete(entry)) continue;
+        this.index.remove(entry);
+        if (runtime) {
+          activation.runtimeSubscriptions--;
+          activation.subscriptionBytes -= utf8Bytes(entry.pattern);
+        }
       }
     };
   }
@@ -86,6 +104,8 @@ export class Wiring {
   unwire(activation: Activation): void {
     for (const entry of activation.subscriptions) this.index.remove(entry);
     activation.subscriptions.clear();
+    activation.runtimeSubscriptions = 0;
+    activation.subscriptionBytes = 0;
     activation.services.clear();
     activation.routed.clear();
   }
