@@ -146,14 +146,10 @@ export class Delivery {
         this.overflowDrop(rec, delivered);
         return;
       }
-      rec.queue.push(delivered);
-      this.countIn(rec, delivered);
-      rec.stamp = seq;
+      this.enqueue(rec, delivered, seq);
       if (victim !== undefined) this.overflowDrop(rec, victim);
     } else {
-      rec.queue.push(delivered);
-      this.countIn(rec, delivered);
-      rec.stamp = seq;
+      this.enqueue(rec, delivered, seq);
     }
     this.schedulePump(rec);
   }
@@ -201,8 +197,11 @@ export class Delivery {
     this.countDrop(rec, delivered, 'overflow', key);
   }
 
-  private countIn(rec: PluginRecord, delivered: DeliveredEvent): void {
+  /** Queues one event, stamped as delivered with no call in between (a retried dispatch never queues it twice). */
+  private enqueue(rec: PluginRecord, delivered: DeliveredEvent, seq: number): void {
+    rec.queue.push(delivered);
     rec.queuedEvents++;
+    rec.stamp = seq;
     const source = sourceOf(delivered);
     if (source !== null) rec.queuedBySource.set(source, (rec.queuedBySource.get(source) ?? 0) + 1);
   }

@@ -348,6 +348,8 @@ async function scenario(faults: Faults): Promise<Outcome> {
   const leftover = Object.values(registry.stats().plugins)
     .filter((s) => s.queueDepth !== 0)
     .map((s) => `${s.id} has ${s.queueDepth} queued`);
+  // Faults again for the last unloads (teardown, dispose, the core's unsubscribe).
+  faults.enabled = true;
   const unloaded = await within(registry.unloadAll());
   if (registry.list().length > 0) leftover.push(`still listed: ${registry.list().map((p) => p.id).join(', ')}`);
   return {
@@ -405,6 +407,8 @@ describe('exception safety: a throw at any host callback, one at a time', () => 
         'core.getState',
         'core.registerService',
         'core.setState',
+        'core.unlisten',
+        'core.removeService',
         'instance.dispose',
         'instance.handleConfigUpdate',
         'instance.handleEvent',
