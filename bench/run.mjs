@@ -18,8 +18,10 @@ const BENCHMARKS = [
   { name: 'wasm-event', title: 'one state_changed to a wasm plugin vs floor and Extism' },
   { name: 'wasm-fanout', title: 'fan-out to 100 wasm plugins' },
   { name: 'wasm-load', title: 'wasm plugin load, cold and warm' },
+  { name: 'metering', title: 'metering rewriter throughput vs compile; refusing a million functions' },
   { name: 'wasm-memory', title: 'memory per loaded wasm plugin (1,000 loaded)', nodeArgs: ['--expose-gc'] },
-  { name: 'fuel', title: 'fuel overhead, metered vs plain' },
+  { name: 'fuel', title: 'fuel overhead, metered vs plain; ns per fuel unit; the worst call' },
+  { name: 'stall', title: 'worst event-loop stall with hostile modules at default limits' },
   { name: 'sustained', title: 'sustained load, 10,000 changes/s across 50 mixed plugins' },
 ];
 

@@ -56,14 +56,16 @@ core.listen((event) => {
   answered++;
 });
 
-const context = core.createContext();
+// Each write is its own cause (a fresh context), as independent sensor updates are: the registry's
+// feedback-loop bound counts the actions caused by one context, so 10,000 writes sharing one
+// context would read as one event causing 10,000 answers.
 const sent = new Array(PLUGINS).fill(0);
 function writeOne(n, scheduled) {
   const i = n % PLUGINS;
   const k = sent[i]++;
   const value = 26 + (k % 1000) / 100; // unique among a sensor's recent writes, always above high
   pending.set(`${i}:${value}`, scheduled);
-  core.setState(sensor(i), String(value), { unit_of_measurement: '°C' }, { context });
+  core.setState(sensor(i), String(value), { unit_of_measurement: '°C' }, { context: core.createContext() });
 }
 
 // Warm-up at the target rate (JIT, first old-space GC), then the measured window.

@@ -17,7 +17,7 @@ const bytes = await temperatureWasm();
 const host = createHomecore({ runtimes: [devRuntime()] });
 const manifests = [];
 for (let i = 0; i < N; i++) manifests.push(await wasmManifest(bytes, i));
-// Warm everything up with one plugin (binaryen, the metered-module cache, code) before the baseline.
+// Warm everything up with one plugin (the rewriter, the metered-module cache, code) before the baseline.
 await host.registry.load(await wasmManifest(bytes, N), bytes, { config: { data: alertConfig(N) } });
 const write = sensorWriter(host.core);
 write();

@@ -17,7 +17,7 @@ export async function temperatureWasm() {
   return (await loadWasmPlugin('temperature_alert')).bytes;
 }
 
-/** A WasmRuntime that accepts unsigned modules (the benchmark modules are not signed); `options` adds e.g. `cacheDir`. */
+/** A WasmRuntime that accepts unsigned modules (the benchmark modules are not signed); `options` adds e.g. `limits`. */
 export function devRuntime(options = {}) {
   return new WasmRuntime({ trust: { mode: 'development', trustedKeys: [] }, warn: () => {}, ...options });
 }
@@ -28,9 +28,9 @@ export async function wasmManifest(bytes, i) {
   return alertManifest('wasm', i, { module_hash: `sha256:${createHash('sha256').update(bytes).digest('hex')}` });
 }
 
-/** HOMECORE's sandbox: WasmRuntime.load + setup with a bare context; returns the PluginInstance. */
-export async function sandboxPlugin(runtime, bytes, core, i = 0) {
-  const manifest = await wasmManifest(bytes, i);
+/** HOMECORE's sandbox: WasmRuntime.load + setup with a bare context; returns the PluginInstance. `manifest` defaults to alert `i`'s. */
+export async function sandboxPlugin(runtime, bytes, core, i = 0, manifest = undefined) {
+  manifest ??= await wasmManifest(bytes, i);
   const instance = await runtime.load(bytes, manifest);
   const context = directContext(core, alertConfig(i));
   await instance.setup({ ...context, pluginId: manifest.domain, manifest });
