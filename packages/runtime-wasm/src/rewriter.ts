@@ -106,6 +106,7 @@ for (const op of Object.keys(FORBIDDEN)) OPS[Number(op)] = OP_FORBIDDEN;
 const GROW_CLAMP_A = [0x41, ...sleb(65536)];
 // i32.lt_u, select; then + 1 (growing by nothing still calls into the engine), << shift
 const GROW_CLAMP_B = [0x41, ...sleb(65536), 0x49, 0x1b, 0x41, 0x01, 0x6a, 0x41, ...sleb(FUEL_COSTS.growPageShift), 0x74];
+const NO_SCRATCH: number[] = [];
 const LT_U_SELECT = [0x49, 0x1b]; // i32.lt_u, select
 const BULK_SHIFT = [0x41, ...sleb(FUEL_COSTS.bulkByteShift), 0x76]; // i32.shr_u
 const TABLE_SHIFT = [0x41, ...sleb(FUEL_COSTS.tableEntryShift), 0x76];
@@ -151,7 +152,7 @@ export async function meterBinaryInSlices(bytes: Uint8Array, options: MeterOptio
 }
 
 /** Code bytes metered between two yields of `meterSteps` (a few milliseconds of work). */
-export const METER_SLICE_BYTES = 256 * 1024;
+export const METER_SLICE_BYTES = 64 * 1024;
 
 function* meterSteps(bytes: Uint8Array, options: MeterOptions): Generator<undefined, Uint8Array, undefined> {
   const shape = options.shape ?? DEFAULT_SHAPE_LIMITS;
@@ -274,7 +275,6 @@ function* meterCodeSection(
   out: ByteSink,
 ): Generator<undefined, void, undefined> {
   const r = new Cursor(bytes, start, end);
-  let sliceEnd = start + METER_SLICE_BYTES;
   const count = r.u32();
   if (count !== layout.functionTypes.length) {
     throw new BinaryFormatError(`code section has ${count} bodies but the function section declares ${layout.functionTypes.length}`);
@@ -294,22 +294,57 @@ function* meterCodeSection(
     subtractConst: new Uint8Array([0x23, ...g, 0x41]),
     storeAndCheck: new Uint8Array([0x6b, 0x24, ...g, 0x23, ...g, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b]),
   };
-  for (let i = 0; i < count; i++) {
+  const job: CodeJob = { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, charge, cursor: new Cursor(bytes, start, end) };
+  // The loop is in a plain function: V8 does not optimise a long-running loop inside a generator.
+  for (let next = 0; next < count; ) {
+    next = meterFunctions(job, next, r.pos + METER_SLICE_BYTES);
+    if (next < count) yield;
+  }
+  if (r.pos !== end) throw new BinaryFormatError('code section has bytes after its last body');
+  out.patchPaddedU32(sizeAt, out.length - sectionStart);
+}
+
+
+interface CodeJob {
+  readonly bytes: Uint8Array;
+  readonly end: number;
+  readonly layout: ModuleLayout;
+  readonly functionImports: number;
+  readonly fuelGlobal: number;
+  readonly shape: ModuleShapeLimits;
+  readonly out: ByteSink;
+  readonly r: Cursor;
+  readonly count: number;
+  readonly insertions: Insertions;
+  readonly memoryCap: number[] | undefined;
+  readonly tableCap: number[] | undefined;
+  readonly charge: { readonly getFuel: Uint8Array; readonly subtractConst: Uint8Array; readonly storeAndCheck: Uint8Array };
+  readonly cursor: Cursor;
+}
+
+/** Meters functions from `first` on, until one ends past `untilByte`; returns the next function's number. */
+function meterFunctions(job: CodeJob, first: number, untilByte: number): number {
+  const { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, charge, cursor } = job;
+  const maxBody = shape.bodyBytes;
+  const maxLocals = shape.locals;
+  for (let i = first; i < count; i++) {
     const index = functionImports + i;
     const size = r.u32();
     const bodyStart = r.pos;
     const bodyEnd = bodyStart + size;
     if (bodyEnd > end) throw new BinaryFormatError(`body of function ${index} runs past the code section`);
-    checkShape(shape, 'bodyBytes', size, `function ${index}`);
-    const body = new Cursor(bytes, bodyStart, bodyEnd);
+    // Messages are built only on failure: this loop runs once per function.
+    if (size > maxBody) checkShape(shape, 'bodyBytes', size, `function ${index}`);
+    const body = cursor;
+    body.pos = bodyStart;
+    body.end = bodyEnd;
     const type = layout.types[layout.functionTypes[i] as number];
     if (type === undefined) throw new BinaryFormatError(`function ${index} has an unknown type index`);
     let locals = type.params.length;
     const groups = body.u32();
     for (let k = 0; k < groups; k++) {
-      const n = body.u32();
-      locals += n;
-      checkShape(shape, 'locals', locals, `function ${index}`);
+      locals += body.u32();
+      if (locals > maxLocals) checkShape(shape, 'locals', locals, `function ${index}`);
       const t = body.byte();
       if (t !== 0x7f && t !== 0x7e && t !== 0x7d && t !== 0x7c) {
         throw new ForbiddenFeatureError(`function ${index} has a local of type 0x${t.toString(16)} (only i32, i64, f32, f64 are allowed)`);
@@ -328,7 +363,7 @@ function* meterCodeSection(
     } else {
       out.copy(bytes, bodyStart, codeStart);
     }
-    const scratch = uleb(locals);
+    const scratch = needsScratch ? uleb(locals) : NO_SCRATCH;
     let copied = codeStart;
     for (let k = 0; k < insertions.length; k++) {
       const kind = insertions.kind[k] as number;
@@ -378,13 +413,9 @@ function* meterCodeSection(
     out.copy(bytes, copied, bodyEnd);
     out.patchPaddedU32(bodySizeAt, out.length - bodyOut);
     r.pos = bodyEnd;
-    if (bodyEnd > sliceEnd) {
-      sliceEnd = bodyEnd + METER_SLICE_BYTES;
-      yield;
-    }
+    if (bodyEnd > untilByte) return i + 1;
   }
-  if (r.pos !== end) throw new BinaryFormatError('code section has bytes after its last body');
-  out.patchPaddedU32(sizeAt, out.length - sectionStart);
+  return count;
 }
 
 /**
@@ -653,7 +684,7 @@ class Cursor {
   constructor(
     readonly bytes: Uint8Array,
     public pos: number,
-    readonly end: number,
+    public end: number,
   ) {}
   byte(): number {
     if (this.pos >= this.end) throw new BinaryFormatError(`unexpected end of data at byte ${this.pos}`);

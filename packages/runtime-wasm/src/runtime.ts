@@ -16,7 +16,7 @@ import { MeteredModuleCache } from './module-cache.js';
 import { clampedLimits, resolveHostOptions, type WasmHostLimits, type WasmRuntimeOptions } from './options.js';
 
 const SYNC_COMPILE_MAX_BYTES = 256 * 1024;
-const SYNC_VALIDATE_MAX_BYTES = 1024 * 1024;
+const SYNC_VALIDATE_MAX_BYTES = 256 * 1024;
 
 /** Figures about the runtime as a whole. */
 export interface WasmRuntimeStats {
@@ -98,8 +98,8 @@ export class WasmRuntime implements PluginRuntime {
   /**
    * Meters gated bytes and compiles the result. The original must be valid WebAssembly too: the
    * rewriter adds a global and a local after the guest's own, so an invalid module that names them
-   * must never run as a valid metered one. Small modules are validated on the loop (a fraction of a
-   * millisecond), large ones compiled off it alongside the metered copy.
+   * must never run as a valid metered one. Small modules are validated on the loop (a few milliseconds
+   * at most), large ones compiled off it alongside the metered copy.
    */
   private async meteredModule(gated: GatedModule, plugin: string): Promise<WebAssembly.Module> {
     const metered = await meterGated(gated, plugin, this.shape);
