@@ -601,7 +601,7 @@ export class WasmPluginInstance implements PluginInstance {
 
   /** Takes host-side fuel from the running call: `FUEL_COSTS.hostCall` per call, and this per byte handled. */
   private burnBytes(bytes: number): void {
-    this.burn(Math.floor(bytes / 2 ** FUEL_COSTS.hostByteShift));
+    this.burn(bytes * FUEL_COSTS.hostByte);
   }
 
   private burn(units: number): void {
@@ -618,12 +618,13 @@ export class WasmPluginInstance implements PluginInstance {
     const exports = this.exports;
     if (this.phase !== 'call' || context === undefined || exports === undefined) return AbiStatus.FAILED;
     this.counters.hostCalls++;
+    // Before the quota: a refused call is still a trip through the host, and a loop of them is work.
+    this.burn(FUEL_COSTS.hostCall);
     if (this.callsLeft <= 0) {
       this.counters.quotaHits++;
       return AbiStatus.QUOTA_EXCEEDED;
     }
     this.callsLeft--;
-    this.burn(FUEL_COSTS.hostCall);
     try {
       return fn(new Uint8Array(exports.memory.buffer), context);
     } catch (err) {

@@ -31,16 +31,20 @@ export const START_EXPORT = '__homecore_start';
 export const FUEL_COSTS = Object.freeze({
   /** Units per instruction. */
   instruction: 1,
+  /** `i32`/`i64` `div_s`, `div_u`, `rem_s`, `rem_u`. */
+  division: 4,
+  /** `call_indirect` (a table load, a signature check and an indirect call). */
+  callIndirect: 2,
   /** `memory.fill` / `memory.copy` / `memory.init`: one unit per 2^bulkByteShift bytes, plus one. */
-  bulkByteShift: 3,
+  bulkByteShift: 2,
   /** `table.copy` / `table.init`: one unit per 2^tableEntryShift entries, plus one. */
   tableEntryShift: 1,
   /** `memory.grow`: 2^growPageShift units per page asked for, plus one page's worth (the engine may copy and zero the memory; even growing by 0 calls into it). */
   growPageShift: 12,
-  /** Every host import call, charged by the host before it acts. */
-  hostCall: 100,
-  /** Host imports: one more unit per 2^hostByteShift bytes read from or written to the guest. */
-  hostByteShift: 2,
+  /** Every host import call, charged by the host before it acts, also when it refuses the call. */
+  hostCall: 300,
+  /** Host imports: units per byte read from or written to the guest (decoding, JSON, copying). */
+  hostByte: 2,
 });
 
 /** Options of `meterModule`. */
@@ -69,6 +73,9 @@ const OP_SPECIAL = 6; // handled in the switch
 
 const OPS = new Uint8Array(256).fill(OP_UNKNOWN);
 for (let op = 0x45; op <= 0xc4; op++) OPS[op] = OP_PLAIN; // numeric (0xc0..0xc4: sign extension)
+/** Units per numeric instruction: 1, except integer division and remainder (tens of cycles each, and kept even when unused, since they can trap). */
+const WEIGHTS = new Uint8Array(256).fill(1);
+for (const op of [0x6d, 0x6e, 0x6f, 0x70, 0x7f, 0x80, 0x81, 0x82]) WEIGHTS[op] = FUEL_COSTS.division;
 for (let op = 0x28; op <= 0x3e; op++) OPS[op] = OP_MEMARG;
 for (const op of [0x00, 0x0f, 0x1b]) OPS[op] = OP_SPECIAL; // unreachable, return, select
 for (const op of [0x01, 0x1a]) OPS[op] = OP_FREE;
@@ -445,7 +452,7 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
     const op = bytes[pos++] as number;
     const cls = OPS[op] as number;
     if (cls === OP_PLAIN) {
-      runCost++;
+      runCost += WEIGHTS[op] as number;
       continue;
     }
     if (cls === OP_U32) {
@@ -541,7 +548,7 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
         pos = skipLeb(bytes, pos, end, 5);
         pos = readU32(bytes, pos, end);
         if (lebValue !== 0) refuse(index, at, 'call_indirect through a table other than table 0 (reference types)');
-        runCost++;
+        runCost += FUEL_COSTS.callIndirect;
         break;
       case 0x3f: // memory.size
       case 0x40: // memory.grow

@@ -44,7 +44,8 @@ describe('fuel, per construct, as the table in host-abi.md section 10 says', () 
     ['return', fn('(return) (drop (i32.const 1))'), 1],
     ['select', fn('(drop (select (i32.const 1) (i32.const 2) (i32.const 0)))'), 4],
     ['call: one unit, then the callee', `(module (func $g (drop (i32.const 1))) (func (export "f") (call $g)))`, 2],
-    ['call_indirect', `(module (type $t (func)) (table 1 funcref) (elem (i32.const 0) $g) (func $g (drop (i32.const 1))) (func (export "f") (call_indirect (type $t) (i32.const 0))))`, 3],
+    ['call_indirect: 2, then the callee', `(module (type $t (func)) (table 1 funcref) (elem (i32.const 0) $g) (func $g (drop (i32.const 1))) (func (export "f") (call_indirect (type $t) (i32.const 0))))`, 4],
+    ['integer division and remainder cost 4', fn('(drop (i32.div_u (i32.const 7) (i32.const 2))) (drop (i64.rem_s (i64.const 7) (i64.const 2)))'), 2 * (2 + 4)],
     ['sign extension and saturating truncation', fn('(drop (i32.extend8_s (i32.const 1))) (drop (i32.trunc_sat_f32_s (f32.const 1)))'), 4],
     ['memory.size', fn('(drop (memory.size))'), 1],
   ])('%s', (_name, source, expected) => {

@@ -1,4 +1,4 @@
-;; Writes light.flood 100,000 times per event, alternating two values so that each write changes it.
+;; Writes light.flood 10,000 times per event, alternating two values so that each write changes it.
 (module
   (import "homecore" "hc_state_set" (func $set (param i32 i32 i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1 1)
@@ -17,7 +17,7 @@
         (i32.add (i32.const 48) (i32.mul (i32.and (local.get $i) (i32.const 1)) (i32.const 2))) (i32.const 2)
         (i32.const 0) (i32.const 0)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $more (i32.lt_u (local.get $i) (i32.const 100000))))
+      (br_if $more (i32.lt_u (local.get $i) (i32.const 10000))))
     (i32.const 0))
   (func (export "hc_on_state_changed") (param i32 i32) (result i32) (call $flood))
   (func (export "hc_on_event") (param i32 i32) (result i32) (call $flood)))
