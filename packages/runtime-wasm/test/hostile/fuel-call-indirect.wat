@@ -1,0 +1,25 @@
+;; An endless loop of call_indirect through a table of small functions (each call checks the
+;; signature and the bounds), cycling through the table.
+(module
+  (type $v (func))
+  (memory (export "memory") 1 1)
+  (table 4 funcref)
+  (elem (i32.const 0) $a $b $c $d)
+  (global $sink (mut i32) (i32.const 0))
+  (global $bump (mut i32) (i32.const 4096))
+  (func (export "homecore_abi_version_1"))
+  (func (export "hc_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "hc_free") (param i32 i32) (global.set $bump (i32.const 4096)))
+  (func $a)
+  (func $b)
+  (func $c (global.set $sink (i32.const 1)))
+  (func $d)
+  (func $spin (local $i i32) (loop $again
+    (call_indirect (type $v) (i32.and (local.get $i) (i32.const 3)))
+    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+    (br $again)))
+  (func (export "hc_on_state_changed") (param i32 i32) (result i32) (call $spin) (i32.const 0))
+  (func (export "hc_on_event") (param i32 i32) (result i32) (call $spin) (i32.const 0)))

@@ -1,0 +1,16 @@
+;; Fills its whole 16 MiB memory with memory.fill, over and over: one instruction, 2 MiB of fuel
+;; (1 unit per 8 bytes), so the budget must stop it after a few fills.
+(module
+  (memory (export "memory") 256 256)
+  (global $bump (mut i32) (i32.const 4096))
+  (func (export "homecore_abi_version_1"))
+  (func (export "hc_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "hc_free") (param i32 i32) (global.set $bump (i32.const 4096)))
+  (func $spin (loop $again
+    (memory.fill (i32.const 0) (i32.const 0) (i32.const 16777216))
+    (br $again)))
+  (func (export "hc_on_state_changed") (param i32 i32) (result i32) (call $spin) (i32.const 0))
+  (func (export "hc_on_event") (param i32 i32) (result i32) (call $spin) (i32.const 0)))

@@ -1,0 +1,22 @@
+;; Writes sensor.hostile_loop, which its manifest subscribes to, on every event it gets, with a new
+;; value each time: a ping starts an endless chain of its own state changes. (Also used as two
+;; plugins answering each other, with the entity id replaced.)
+(module
+  (import "homecore" "hc_state_set" (func $set (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1 1)
+  (data (i32.const 16) "sensor.hostile_loop")
+  (global $n (mut i32) (i32.const 0))
+  (global $bump (mut i32) (i32.const 4096))
+  (func (export "homecore_abi_version_1"))
+  (func (export "hc_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "hc_free") (param i32 i32) (global.set $bump (i32.const 4096)))
+  (func $answer (result i32)
+    (global.set $n (i32.add (global.get $n) (i32.const 1)))
+    (i32.store8 (i32.const 64) (i32.add (i32.const 48) (i32.rem_u (global.get $n) (i32.const 10))))
+    (drop (call $set (i32.const 16) (i32.const 19) (i32.const 64) (i32.const 1) (i32.const 0) (i32.const 0)))
+    (i32.const 0))
+  (func (export "hc_on_state_changed") (param i32 i32) (result i32) (call $answer))
+  (func (export "hc_on_event") (param i32 i32) (result i32) (call $answer)))
