@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCode, type BusEvent, type HomeCorePlugin, type HomecoreError, type JsonValue } from '@homecore/core-traits';
 import { InMemoryCore } from '@homecore/core';
-import { PluginRegistry, type PluginStats, type RegistryActivity, type RegistryLimits } from '@homecore/registry';
+import { PluginRegistry, type FailurePolicy, type PluginStats, type RegistryActivity, type RegistryLimits } from '@homecore/registry';
 import { InProcessRuntime } from '@homecore/runtime-native';
-import { WasmRuntime } from '@homecore/runtime-wasm';
+import { WasmRuntime, type WasmHostLimits } from '@homecore/runtime-wasm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { guest, wat } from './helpers.js';
 import { STALL_BOUND_MS, allStalls, measureStall, nextTurn, within, worstStalls } from './stall.js';
@@ -35,6 +35,10 @@ interface Hostile {
 interface CaseOptions {
   /** Registry host limits. */
   limits?: RegistryLimits;
+  /** The wasm runtime's host limits. */
+  wasmLimits?: Partial<WasmHostLimits>;
+  /** The registry's failure policy. */
+  failurePolicy?: FailurePolicy;
   rounds?: number;
   /**
    * What the witnesses must receive: every event they subscribed to (`all`, the default), or every
@@ -80,9 +84,14 @@ class House {
   /** Handler failures, refusals, denials, drops and warnings (not every write: floods make millions). */
   readonly activity: RegistryActivity[] = [];
 
-  constructor(limits: RegistryLimits | undefined) {
-    const wasm = new WasmRuntime({ trust: { mode: 'development' }, warn: () => undefined });
-    this.registry = new PluginRegistry({ core: this.core, runtimes: [wasm, new InProcessRuntime()], ...(limits === undefined ? {} : { limits }) });
+  constructor(options: Pick<CaseOptions, 'limits' | 'wasmLimits' | 'failurePolicy'> = {}) {
+    const wasm = new WasmRuntime({ trust: { mode: 'development' }, warn: () => undefined, limits: options.wasmLimits ?? {} });
+    this.registry = new PluginRegistry({
+      core: this.core,
+      runtimes: [wasm, new InProcessRuntime()],
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.failurePolicy === undefined ? {} : { failurePolicy: options.failurePolicy }),
+    });
     this.core.listen((event) => void this.events.push(event));
     this.registry.on((a) => {
       if (a.type === 'state_written' || a.type === 'event_fired' || a.type === 'service_called' || a.type === 'plugin_loaded') return;
@@ -158,7 +167,7 @@ function defaultRound(house: House, round: number): void {
 async function hostileCase(label: string, name: string, plugins: Hostile | Hostile[], options: CaseOptions = {}): Promise<House> {
   const { result: house, gapMs, wallMs, phase } = await measureStall(label, name, async (phase) => {
     phase('witnesses');
-    const house = new House(options.limits);
+    const house = new House(options);
     try {
       await house.loadWitnesses();
       for (const h of Array.isArray(plugins) ? plugins : [plugins]) {
@@ -214,21 +223,40 @@ function checkWitnesses(house: House, mode: 'all' | 'external'): void {
 }
 
 // The first scenario of a process compiles the registry's, the core's and the runtime's code paths
-// (and the witness's wasm); that is not a stall any module caused, so it runs unmeasured first.
-beforeAll(async () => {
-  const house = new House(undefined);
+// (traps, stack overflows, fuel, every host import, effects); that one-time cost is not a stall any
+// module caused, so it runs unmeasured first.
+beforeAll(() =>
+  warmUp(
+    [
+      { bytes: corpus('trap') },
+      { domain: 'warm_deep', bytes: corpus('deep-recursion') },
+      { domain: 'warm_loop', bytes: corpus('handler-loop'), manifest: { limits: { fuel_per_call: 1_000_000 } } },
+      { domain: 'warm_imports', bytes: corpus('bad-pointers') },
+      { domain: 'warm_effects', bytes: corpus('reentrant') },
+    ],
+    2,
+  ),
+);
+
+/** Runs plugins for a few rounds without measuring anything (to compile the code paths a class uses). */
+async function warmUp(plugins: Hostile[], rounds: number, options: Pick<CaseOptions, 'drive' | 'failurePolicy'> = {}): Promise<void> {
+  const house = new House(options);
   await house.loadWitnesses();
-  await house.load({ bytes: corpus('trap') });
-  for (let round = 0; round < 2; round++) {
-    defaultRound(house, round);
+  for (const h of plugins) await house.load(h);
+  for (let round = 0; round < rounds; round++) {
+    (options.drive ?? defaultRound)(house, round);
     await house.idle();
   }
   await house.registry.unloadAll();
-});
+}
+
+/** Calls of the stack-end cases that completed after a stack overflow inside a host import. */
+const hostSideOverflows = new Map<string, number>();
 
 afterAll(() => {
   const rows = [...worstStalls].map(([label, { gapMs, wallMs, where }]) => `  ${label.padEnd(22)} ${gapMs.toFixed(1).padStart(8)} ms (wall ${wallMs.toFixed(1)} ms)  ${where}`);
   console.log(`worst event-loop gap per class (bound ${STALL_BOUND_MS} ms):\n${rows.join('\n')}`);
+  if (hostSideOverflows.size > 0) console.log(`stack overflows inside a host import, per import: ${JSON.stringify(Object.fromEntries(hostSideOverflows))}`);
   if (process.env.HOSTILE_STALLS === '1') {
     for (const s of allStalls) console.log(`  ${s.gapMs.toFixed(1).padStart(8)} ms (wall ${s.wallMs.toFixed(1).padStart(7)})  ${s.label}: ${s.where} (${s.phase})`);
   }
@@ -371,6 +399,24 @@ describe('1. fuel counts the work: each call ends with FUEL_EXHAUSTED within the
     });
   }
 
+  const hostLoops: [string, string][] = [
+    ['hc_clock_now', 'fuel-clock-loop'],
+    ['hc_log of 0 bytes', 'fuel-log-loop'],
+    ['hc_state_get of a missing entity', 'fuel-get-missing-loop'],
+  ];
+  for (const [what, module] of hostLoops) {
+    test(`a loop of cheap host calls: ${what} (${module}) ends with FUEL_EXHAUSTED after the call quota`, async () => {
+      await hostileCase('1 fuel', module, { bytes: corpus(module), manifest: pingOnly }, {
+        rounds: 1,
+        check: (h) => {
+          expect(h.failures().length).toBeGreaterThanOrEqual(1);
+          for (const f of h.failures()) expect(f.code).toBe(ErrorCode.WASM_FUEL_EXHAUSTED);
+          expect(h.stats().runtime.quotaHits).toBeGreaterThanOrEqual(1);
+        },
+      });
+    });
+  }
+
   test('memory.grow by 0 pages in a loop (fuel-grow0-loop) ends with FUEL_EXHAUSTED', async () => {
     await hostileCase('1 fuel', 'fuel-grow0-loop', { bytes: corpus('fuel-grow0-loop'), manifest: pingOnly }, {
       rounds: 1,
@@ -387,6 +433,16 @@ describe('1. fuel counts the work: each call ends with FUEL_EXHAUSTED within the
       rounds: 1,
       check: (h) => {
         expect(h.failures().length).toBeGreaterThanOrEqual(1);
+        for (const f of h.failures()) expect(f.code).toBe(ErrorCode.WASM_FUEL_EXHAUSTED);
+      },
+    });
+  });
+
+  test('reading a large host-written state as often as the quota allows (fuel-big-read) is bounded', async () => {
+    await hostileCase('1 fuel', 'fuel-big-read', { bytes: corpus('fuel-big-read'), manifest: pingOnly }, {
+      rounds: 1,
+      before: (h) => void h.core.setState('sensor.hostile_big', 'x', { blob: 'a'.repeat(60_000) }, { context: h.core.createContext() }),
+      check: (h) => {
         for (const f of h.failures()) expect(f.code).toBe(ErrorCode.WASM_FUEL_EXHAUSTED);
       },
     });
@@ -444,42 +500,100 @@ describe('2. loading has a budget: modules built to exhaust the host are refused
 
 describe('3. host work cannot be wedged from the end of the stack', () => {
   // Each import with arguments that make the host do its full work (permission checks, JSON, copies).
-  const imports: [string, string, string][] = [
-    ['hc_state_set', '(data (i32.const 300) "sensor.hostile_stack")', '(call $hc_state_set (i32.const 300) (i32.const 20) (i32.const 48) (i32.const 2) (i32.const 64) (i32.const 12))'],
-    ['hc_event_fire', '', '(call $hc_event_fire (i32.const 160) (i32.const 8) (i32.const 64) (i32.const 12))'],
-    ['hc_service_call', '', '(call $hc_service_call (i32.const 128) (i32.const 5) (i32.const 144) (i32.const 7) (i32.const 64) (i32.const 12))'],
-    ['hc_subscribe', '', '(call $hc_subscribe (i32.const 0) (i32.const 208) (i32.const 8))'],
-    ['hc_log', '', '(call $hc_log (i32.const 1) (i32.const 64) (i32.const 12))'],
-    ['hc_state_get', '(data (i32.const 300) "sensor.temperature")', '(call $hc_state_get (i32.const 300) (i32.const 18) (i32.const 1024) (i32.const 2048))'],
-    ['hc_config_get', '', '(call $hc_config_get (i32.const 1024) (i32.const 2048))'],
+  // `unwind`: a read whose FAILED status (the host ran out of stack inside it) makes the guest return
+  // OK at once, so that the call completes right after a stack overflow inside the host.
+  const imports: [string, string, string, boolean][] = [
+    ['hc_state_set', '(data (i32.const 300) "sensor.hostile_stack")', '(call $hc_state_set (i32.const 300) (i32.const 20) (i32.const 48) (i32.const 2) (i32.const 64) (i32.const 12))', false],
+    ['hc_event_fire', '', '(call $hc_event_fire (i32.const 160) (i32.const 8) (i32.const 64) (i32.const 12))', false],
+    ['hc_service_call', '', '(call $hc_service_call (i32.const 128) (i32.const 5) (i32.const 144) (i32.const 7) (i32.const 64) (i32.const 12))', false],
+    ['hc_subscribe', '', '(call $hc_subscribe (i32.const 0) (i32.const 208) (i32.const 8))', false],
+    ['hc_log', '', '(call $hc_log (i32.const 1) (i32.const 64) (i32.const 12))', false],
+    ['hc_state_get', '(data (i32.const 300) "sensor.temperature")', '(call $hc_state_get (i32.const 300) (i32.const 18) (i32.const 1024) (i32.const 2048))', true],
+    // A state whose attributes are nested 60 deep: serialising it recurses in the host.
+    ['hc_state_get of a deeply nested state', '(data (i32.const 300) "sensor.hostile_deep")', '(call $hc_state_get (i32.const 300) (i32.const 19) (i32.const 1024) (i32.const 2048))', true],
+    ['hc_config_get', '', '(call $hc_config_get (i32.const 1024) (i32.const 2048))', true],
   ];
-  /** Recursion with big frames (so that the 1,000 host calls the quota allows reach the stack's end), calling the import at every level. */
-  const wedge = (data: string, call: string): Uint8Array => {
-    const down = (fn: string, locals: number): string => `
-      (func ${fn} (param $d i32) (result i32) (local $pad i64) (local ${'i64 '.repeat(locals)})
-        (local.set $pad (i64.extend_i32_u (local.get $d)))
-        (drop ${call})
-        (i32.add (call ${fn} (i32.add (local.get $d) (i32.const 1))) (i32.wrap_i64 (local.get $pad))))`;
-    return wat(
+  /** Pings sweep the depth at which the guest starts calling: 1,000 calls (the quota) from there on. */
+  const SWEEP = 1_000;
+  const STEPS = 24;
+  /**
+   * Recursion with a depth counter that calls the import at every level from the depth the ping
+   * names (`"from":N` in its data) to the end of the stack, then traps; a host-side failure (-10)
+   * is logged (the log survives the trap).
+   */
+  const wedge = (data: string, call: string, unwind: boolean): Uint8Array =>
+    wat(
       guest({
-        body: `${data} ${down('$small', 120)} ${down('$large', 1_500)}
-          (func (export "hc_on_state_changed") (param i32 i32) (result i32) (call $small (i32.const 0)))
-          (func (export "hc_on_event") (param i32 i32) (result i32) (call $large (i32.const 0)))`,
+        body: `${data} (data (i32.const 400) "host failed")
+          ;; The number after "from": in the payload, or -1.
+          (func $from (param $p i32) (param $n i32) (result i32) (local $i i32) (local $end i32) (local $v i32)
+            (local.set $end (i32.add (local.get $p) (local.get $n)))
+            (local.set $i (local.get $p))
+            (block $none (loop $scan
+              (br_if $none (i32.gt_u (i32.add (local.get $i) (i32.const 7)) (local.get $end)))
+              (if (i32.and (i32.eq (i32.load (local.get $i)) (i32.const 0x6f726622))
+                           (i32.eq (i32.load (i32.add (local.get $i) (i32.const 3))) (i32.const 0x3a226d6f)))
+                (then
+                  (local.set $i (i32.add (local.get $i) (i32.const 7)))
+                  (loop $digit
+                    (if (i32.and (i32.lt_u (local.get $i) (local.get $end))
+                                 (i32.lt_u (i32.sub (i32.load8_u (local.get $i)) (i32.const 48)) (i32.const 10)))
+                      (then
+                        (local.set $v (i32.add (i32.mul (local.get $v) (i32.const 10)) (i32.sub (i32.load8_u (local.get $i)) (i32.const 48))))
+                        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                        (br $digit))))
+                  (return (local.get $v))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $scan)))
+            (i32.const -1))
+          (func $down (param $d i32) (param $from i32) (result i32)
+            (if (i32.ge_u (local.get $d) (local.get $from))
+              (then (if (i32.eq ${call} (i32.const -10))
+                (then ${unwind ? '(return (i32.const 1))' : '(drop (call $hc_log (i32.const 2) (i32.const 400) (i32.const 11)))'}))))
+            (call $down (i32.add (local.get $d) (i32.const 1)) (local.get $from)))
+          (func (export "hc_on_state_changed") (param i32 i32) (result i32) (i32.const 0))
+          (func (export "hc_on_event") (param $p i32) (param $n i32) (result i32) (local $from i32)
+            (local.set $from (call $from (local.get $p) (local.get $n)))
+            (if (i32.eq (local.get $from) (i32.const -1)) (then (return (i32.const 0))))
+            (if (call $down (i32.const 0) (local.get $from)) (then (drop (call $hc_log (i32.const 2) (i32.const 400) (i32.const 11)))))
+            (i32.const 0))`,
       }),
     );
+  const sweep = (h: House, round: number): void => {
+    h.core.setState('sensor.temperature', String(20 + round), {}, { context: h.core.createContext() });
+    h.core.fireEvent('ping', { round, from: round * SWEEP }, h.core.createContext());
   };
-  for (const [name, data, call] of imports) {
-    test(`recursing to the end of the stack calling ${name} at every level: contained, nothing half-done`, async () => {
-      const bytes = wedge(data, call);
+  const failurePolicy = { maxConsecutiveFailures: 1_000 };
+  // The first deep recursion through host imports in a process compiles their paths (30-70 ms, once).
+  beforeAll(() => warmUp([{ bytes: wedge('', '(call $hc_log (i32.const 1) (i32.const 64) (i32.const 12))', false) }], 3, { drive: sweep, failurePolicy }));
+  for (const [name, data, call, unwind] of imports) {
+    test(`recursing to the end of the stack calling ${name} at every level: contained, every event still delivered`, async () => {
+      const bytes = wedge(data, call, unwind);
       await hostileCase('3 stack end', name, { bytes }, {
+        rounds: STEPS,
+        before: (h) => {
+          let deep: Record<string, JsonValue> = { leaf: true };
+          for (let i = 0; i < 60; i++) deep = { a: deep };
+          h.core.setState('sensor.hostile_deep', 'on', deep, { context: h.core.createContext() });
+        },
+        failurePolicy,
+        drive: sweep,
         check: (h) => {
           const failures = h.failures();
-          expect(failures.length).toBeGreaterThanOrEqual(1);
-          for (const f of failures) expect([ErrorCode.WASM_TRAP, ErrorCode.WASM_FUEL_EXHAUSTED]).toContain(f.code);
-          // The calls trapped, so nothing they asked for happened.
-          expect(h.core.getState('sensor.hostile_stack')).toBeUndefined();
-          expect(h.events.some((e) => e.event_type === 'my_event')).toBe(false);
-          expect(h.stats().servicesCalled).toBe(0);
+          for (const f of failures) expect(f.code).toBe(ErrorCode.WASM_TRAP);
+          const hostFailed = h.activity.filter((a) => a.type === 'log' && a.plugin === 'hostile' && a.message === 'host failed').length;
+          hostSideOverflows.set(name, hostFailed);
+          expect(h.stats().runtime.calls).toBe(2 * STEPS + 1); // every event reached it (sensor.hostile_deep's too): no backoff, no drop
+          if (unwind) {
+            // Every call either trapped at the end of the stack, or completed after the host ran out of stack inside the import.
+            expect(failures.length + hostFailed).toBe(STEPS);
+          } else {
+            // Each call trapped, so nothing it asked for happened.
+            expect(failures.length).toBe(STEPS);
+            expect(h.core.getState('sensor.hostile_stack')).toBeUndefined();
+            expect(h.events.some((e) => e.event_type === 'my_event')).toBe(false);
+            expect(h.stats().servicesCalled).toBe(0);
+          }
         },
       });
     });

@@ -1,0 +1,17 @@
+;; Reads an entity that does not exist (NOT_FOUND) in an endless loop.
+(module
+  (import "homecore" "hc_state_get" (func $get (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1 1)
+  (data (i32.const 16) "sensor.missing")
+  (global $bump (mut i32) (i32.const 4096))
+  (func (export "homecore_abi_version_1"))
+  (func (export "hc_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "hc_free") (param i32 i32) (global.set $bump (i32.const 4096)))
+  (func $spin (loop $again
+    (drop (call $get (i32.const 16) (i32.const 14) (i32.const 1024) (i32.const 64)))
+    (br $again)))
+  (func (export "hc_on_state_changed") (param i32 i32) (result i32) (call $spin) (i32.const 0))
+  (func (export "hc_on_event") (param i32 i32) (result i32) (call $spin) (i32.const 0)))
