@@ -688,6 +688,10 @@ describe('4. feedback loops end by themselves, counted against the plugin that c
 
 // ---------------------------------------------------------------- 5. patterns
 
+/** Subscriptions of the hostile plugin refused when applied for a pattern over the limits (checkPattern's wording). */
+const patternRefusals = (h: House): number =>
+  h.activity.filter((a) => a.type === 'log' && a.plugin === 'hostile' && a.level === 'warn' && /refused/.test(a.message) && /characters long|"\*" wildcards/.test(a.message)).length;
+
 describe('5. glob patterns cannot hang the host', () => {
   test('a manifest subscribing to an over-limit pattern is refused at load', async () => {
     const house = await hostileCase('5 patterns', 'manifest pattern', {
@@ -758,6 +762,26 @@ describe('7. core events cannot be forged', () => {
 // ---------------------------------------------------------------- 8. host memory
 
 describe('8. host memory is bounded', () => {
+  test('a 65,000-character entity id is INVALID_ARGUMENT; 256 characters too; 255 is fine (long-entity-id)', async () => {
+    await hostileCase('8 host memory', 'long-entity-id', { bytes: corpus('long-entity-id') }, {
+      check: (h) => {
+        expect(h.stats().errors).toBe(0);
+        const report = h.report();
+        expect(report[0]).toBe('I'); // hc_state_set, 65,000 characters
+        expect(report[1]).toBe('I'); // hc_state_get, 65,000 characters
+        expect(report[3]).toBe('I'); // hc_state_set, 256 characters
+        expect(report[4]).toBe('A'); // hc_state_set, 255 characters
+        // hc_subscribe with the 65,000-character pattern: refused at once, or when applied (then it holds no subscription).
+        if (report[2] === 'A') {
+          expect(h.figure('hostile', 'held.subscriptions')).toBe(0);
+          expect(h.figure('hostile', 'refused.resourceLimit') + patternRefusals(h)).toBeGreaterThan(0);
+        }
+        expect(h.core.getStates().every((s) => s.entity_id.length <= 255)).toBe(true);
+        expect(h.core.getState(`sensor.hostile_${'a'.repeat(240)}`)).toBeDefined();
+      },
+    });
+  });
+
   test('"__proto__" keys in attributes, event data and service data stay plain data (proto-pollution)', async () => {
     const serviceData: Record<string, JsonValue>[] = [];
     await hostileCase('8 host memory', 'proto-pollution', { bytes: corpus('proto-pollution') }, {
