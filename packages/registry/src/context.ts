@@ -109,13 +109,19 @@ export function createPluginContext(host: ContextHost): PluginContext {
 
   const { guard } = host;
 
-  /** Admits an action (loop bounds, budget) and makes the context it carries, linked into its chain. */
-  const actionContext = (kind: ActionKind, action: PermissionAction, target: string): EventContext => {
+  /**
+   * Admits an action (loop bounds, then budget) and returns the maker of the context it carries,
+   * linked into its chain. Called before the costlier checks of a write: a plugin hammering a spent
+   * budget is refused at the cheapest point.
+   */
+  const admit = (kind: ActionKind, action: PermissionAction, target: string): (() => EventContext) => {
     const parentId = host.parentContextId();
     const link = guard.admit(kind, action, target, parentId);
-    const context = core.createContext({ userId: `plugin:${plugin}`, parentId });
-    host.chained(context.id, link);
-    return context;
+    return () => {
+      const context = core.createContext({ userId: `plugin:${plugin}`, parentId });
+      host.chained(context.id, link);
+      return context;
+    };
   };
 
   const log =
@@ -159,13 +165,13 @@ export function createPluginContext(host: ContextHost): PluginContext {
       const target = String(entityId);
       check('state:write', target);
       guard.checkEntityId(target);
+      // Outside the try below: a refusal already names the plugin, and a rethrow would cost a second throw.
+      const makeContext = admit('write', 'state:write', target);
       const creates = guard.checkWrite(target, state, attributes);
+      const context = makeContext();
       let written: EntityState;
       try {
-        written = core.setState(entityId, state, attributes, {
-          context: actionContext('write', 'state:write', target),
-          forceUpdate: options?.forceUpdate === true,
-        });
+        written = core.setState(entityId, state, attributes, { context, forceUpdate: options?.forceUpdate === true });
       } catch (error) {
         throw attributed(error, host.hook());
       }
@@ -180,9 +186,10 @@ export function createPluginContext(host: ContextHost): PluginContext {
       const target = String(entityId);
       check('state:write', target);
       guard.checkEntityId(target);
+      const context = admit('write', 'state:write', target)();
       let removed: boolean;
       try {
-        removed = core.removeState(entityId, actionContext('write', 'state:write', target));
+        removed = core.removeState(entityId, context);
       } catch (error) {
         throw attributed(error, host.hook());
       }
@@ -204,7 +211,7 @@ export function createPluginContext(host: ContextHost): PluginContext {
       const target = `${domain}.${service}`;
       check('service:call', target);
       guard.checkServiceCall();
-      const context = actionContext('serviceCall', 'service:call', target);
+      const context = admit('serviceCall', 'service:call', target)();
       host.acted('serviceCall');
       host.emit({ type: 'service_called', plugin, domain, service });
       const hook = host.hook(); // the hook that made the call, even if the service settles after it
@@ -228,8 +235,9 @@ export function createPluginContext(host: ContextHost): PluginContext {
       const target = String(eventType);
       guard.checkEventType(target);
       check('event:fire', target);
+      const context = admit('event', 'event:fire', target)();
       try {
-        core.fireEvent(eventType, data, actionContext('event', 'event:fire', target));
+        core.fireEvent(eventType, data, context);
       } catch (error) {
         throw attributed(error, host.hook());
       }

@@ -2,7 +2,7 @@ import { ErrorCode, HomecoreError, toHomecoreError, type BusEvent, type Clock, t
 import type { Bookkeeping } from './bookkeeping.js';
 import { serviceParent } from './causality.js';
 import { createDeliveredEvent, subscriptionSelects, type SubscriptionIndex } from './dispatch.js';
-import type { EntityOwners } from './guard.js';
+import type { EntityOwners, LoopGuard } from './guard.js';
 import type { IdleTracker } from './idle.js';
 import { QueuedTask, type Activation, type PluginRecord, type QueueItem } from './record.js';
 import type { HostLimits, RegistrySettings, ResolvedPolicy } from './settings.js';
@@ -16,9 +16,13 @@ const HANDLER_TIMING_STRIDE = 8;
 const PERMISSION_MEMO_CAPACITY = 1024;
 /**
  * Items all pumps together deliver in one macrotask turn before they yield (setImmediate), so a
- * chain of synchronous handlers never starves timers and I/O, whatever the loop bounds.
+ * chain of synchronous handlers never starves timers and I/O, whatever the loop bounds. They also
+ * yield once the turn has run TURN_SLICE_MS (slow handlers, wasm calls near their fuel budget);
+ * the clock is read every TURN_CHECK-th item only, as a read costs about half a small handler.
  */
 const TURN_BUDGET = 1024;
+const TURN_SLICE_MS = 20;
+const TURN_CHECK = 4;
 /** Sources kept apart in `overflowBySource`; more are summed under `other`. */
 const SOURCE_STATS_CAPACITY = 64;
 /** Failed repair attempts before the event at the head of the backlog is given up. */
@@ -49,8 +53,9 @@ export class Delivery {
   private unlisten: (() => void) | undefined;
   private dispatchSeq = 0;
   private scheduledPumps: PluginRecord[] = [];
-  /** Items delivered in this macrotask turn (reset by a setImmediate). */
+  /** Items delivered in this macrotask turn (reset by a setImmediate), and when its first one started. */
   private turnItems = 0;
+  private turnStarted = 0;
   /** Events whose dispatch failed, and those that arrived after them, in order. */
   private readonly backlog: { event: BusEvent; seq: number }[] = [];
   private needsRepair = false;
@@ -64,6 +69,7 @@ export class Delivery {
     private readonly idle: IdleTracker,
     private readonly records: ReadonlyMap<string, PluginRecord>,
     private readonly owners: EntityOwners,
+    private readonly loops: LoopGuard,
   ) {
     this.core = settings.core;
     this.clock = settings.clock;
@@ -95,18 +101,24 @@ export class Delivery {
     this.eventsSeen++;
     const seq = ++this.dispatchSeq;
     // Behind a failed dispatch, events wait their turn so every plugin sees them in order.
-    if (this.backlog.length > 0 || this.needsRepair) return this.defer(event, seq);
+    if (this.backlog.length === 0 && !this.needsRepair) {
+      try {
+        this.dispatch(event, seq);
+        return;
+      } catch {
+        // cut short (an exhausted stack, a failing host callback): completed by the repair
+      }
+    }
+    // No call until the event is kept: the writer may have left no stack for one. The flag makes
+    // the next dispatch, pump start or pump stop arm the repair if arming below fails too.
+    this.needsRepair = true;
+    this.backlog[this.backlog.length] = { event, seq };
     try {
-      this.dispatch(event, seq);
+      this.repairSoon();
     } catch {
-      this.defer(event, seq);
+      // armed later
     }
   };
-
-  private defer(event: BusEvent, seq: number): void {
-    this.repairSoon(); // first: a backlog entry without a repair on its way would hold up every later event
-    this.backlog.push({ event, seq });
-  }
 
   /** Queues the event for every plugin that subscribed and may read it; re-entrant for one `seq` (plugins already served are skipped). */
   private dispatch(event: BusEvent, seq: number): void {
@@ -115,6 +127,8 @@ export class Delivery {
     const entityId = (type === 'state_changed' || type === 'state_reported') && typeof data.entity_id === 'string' ? data.entity_id : undefined;
     // A removed entity no longer counts against the plugin that created it, whoever removed it.
     if (entityId !== undefined && type === 'state_changed' && data.new_state === null) this.owners.release(entityId);
+    // A runaway chain is cut for the plugins that closed a loop of it: its events could only feed that loop.
+    const cut = event.context.user_id?.startsWith('plugin:') === true ? this.loops.rootOf(event.context.id)?.reported : undefined;
     let delivered: DeliveredEvent | undefined;
     this.index.match(type, entityId, (entry) => {
       const activation = entry.owner;
@@ -122,6 +136,11 @@ export class Delivery {
       if (rec.stamp === seq || activation.closed) return;
       if (!mayReceive(activation, type, entityId)) return;
       delivered ??= createDeliveredEvent(event);
+      if (cut?.has(rec.id) === true) {
+        rec.stamp = seq;
+        this.countDrop(rec, delivered, 'feedback_loop');
+        return;
+      }
       this.accept(rec, activation, delivered, seq);
     });
   }
@@ -296,7 +315,12 @@ export class Delivery {
       if (this.scheduledPumps.length === 0) this.armStart();
       this.scheduledPumps.push(rec);
     } catch {
-      this.repairSoon();
+      this.needsRepair = true; // before any call: see onBusEvent
+      try {
+        this.repairSoon();
+      } catch {
+        // armed later
+      }
       return;
     }
     // Only now, when a start is on its way: a stack overflow above leaves nothing marked.
@@ -305,7 +329,7 @@ export class Delivery {
   }
 
   private armStart(): void {
-    if (this.turnItems >= TURN_BUDGET) setImmediate(this.startPumps);
+    if (this.turnOver()) setImmediate(this.startPumps);
     else queueMicrotask(this.startPumps);
   }
 
@@ -364,7 +388,7 @@ export class Delivery {
   /** Delivers queued items; true when a continuation (a handler's settlement, a yield) will resume the pump. */
   private drain(rec: PluginRecord): boolean {
     while (this.canPump(rec)) {
-      if (this.turnItems >= TURN_BUDGET && this.yieldTurn(rec)) return true;
+      if (this.turnSpent() && this.yieldTurn(rec)) return true;
       const item = rec.queue.shift();
       if (item === undefined) return false;
       this.countTurnItem();
@@ -383,8 +407,20 @@ export class Delivery {
     return false;
   }
 
+  /** Checked before each item: true (on every TURN_CHECK-th) once the turn's budget or time slice is spent. */
+  private turnSpent(): boolean {
+    const n = this.turnItems;
+    if (n === 0 || n % TURN_CHECK !== 0) return false;
+    return n >= TURN_BUDGET || performance.now() - this.turnStarted >= TURN_SLICE_MS;
+  }
+
+  private turnOver(): boolean {
+    return this.turnItems >= TURN_BUDGET || (this.turnItems > 0 && performance.now() - this.turnStarted >= TURN_SLICE_MS);
+  }
+
   private countTurnItem(): void {
     if (this.turnItems++ > 0) return;
+    this.turnStarted = performance.now();
     try {
       setImmediate(this.endTurn);
     } catch {
@@ -424,6 +460,11 @@ export class Delivery {
     // A reload may have swapped in an instance with a smaller cap since the event was queued.
     if (tooLarge(activation, delivered)) {
       this.countDrop(rec, delivered, 'too_large');
+      return undefined;
+    }
+    // Its chain may have been cut for this plugin since it was queued.
+    if (sourceOf(delivered) !== null && this.loops.rootOf(delivered.event.context.id)?.reported?.has(rec.id) === true) {
+      this.countDrop(rec, delivered, 'feedback_loop');
       return undefined;
     }
     const hook = delivered.event.event_type === 'state_changed' ? 'onStateChanged' : 'onEvent';

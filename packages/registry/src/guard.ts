@@ -1,4 +1,12 @@
-import { ErrorCode, HomecoreError, RESERVED_EVENT_TYPES, type Clock, type HostCore, type PermissionAction } from '@homecore/core-traits';
+import {
+  ErrorCode,
+  HomecoreError,
+  RESERVED_EVENT_TYPES,
+  type Clock,
+  type ErrorCodeValue,
+  type HostCore,
+  type PermissionAction,
+} from '@homecore/core-traits';
 import type { ResolvedManifest } from '@homecore/manifest';
 import type { Bookkeeping } from './bookkeeping.js';
 import type { Activation, PluginRecord } from './record.js';
@@ -7,8 +15,10 @@ import type { HostLimits } from './settings.js';
 /** Home Assistant's longest entity id (`MAX_LENGTH_STATE_ENTITY_ID`), enforced whatever the core. */
 export const MAX_ENTITY_ID_LENGTH = 255;
 
-/** Context ids whose place in a causal chain is remembered (least recently used forgotten first). */
+/** Context ids whose place in a causal chain is remembered (oldest forgotten first). */
 const LOOP_MEMORY = 8192;
+/** Shared repeat refusals kept per plugin (by kind, limit and hook). */
+const REPEAT_REFUSALS = 64;
 
 /** The host-side limits of one activation: its manifest's, capped by the host's. */
 export interface PluginLimits {
@@ -76,18 +86,28 @@ export class TokenBucket {
   }
 }
 
+/** What every action descended from one root event shares. */
+export interface ChainRoot {
+  /** Actions admitted so far. */
+  actions: number;
+  /** Plugins already reported (audited) as closing a loop of this chain; later refusals are only counted. */
+  reported?: Set<string>;
+}
+
 /** Where an action sits in the causal chain of the event that started it. */
 export interface ChainLink {
   /** Shared by every action descended from one root. */
-  readonly root: { actions: number };
+  readonly root: ChainRoot;
   /** Hops from the root (an action caused directly by an outside event is at depth 1). */
   readonly depth: number;
 }
 
 /**
  * Bounds feedback loops: remembers, per context id, its chain's root and depth, so an action
- * caused by an event (or a service call) extends that event's chain. Memory is bounded: the least
- * recently used ids are forgotten, and a chain whose ids were all forgotten starts afresh.
+ * caused by an event (or a service call) extends that event's chain. Memory is bounded: the oldest
+ * ids are forgotten first (a root is kept fresh while actions answer it directly; a deeper link
+ * needs no refresh, as what it causes is remembered on its own), and an action whose parent was
+ * forgotten starts a new chain.
  */
 export class LoopGuard {
   private readonly links = new Map<string, ChainLink>();
@@ -105,11 +125,16 @@ export class LoopGuard {
       // An event from outside (or one whose chain was forgotten): the root of a new chain.
       link = { root: { actions: 0 }, depth: 0 };
       this.remember(parent, link);
-    } else {
+    } else if (link.depth === 0) {
       this.links.delete(parent); // most recently used goes last
       this.links.set(parent, link);
     }
     return { root: link.root, depth: link.depth + 1 };
+  }
+
+  /** The chain an event belongs to, if remembered (no refresh: dispatch only looks). */
+  rootOf(contextId: string): ChainRoot | undefined {
+    return this.links.get(contextId)?.root;
   }
 
   /** Counts an admitted action against its root and remembers its context for what it causes. */
@@ -247,6 +272,7 @@ export class ActionGuard {
           { entity_id: entityId, bytes: size },
         );
       }
+      this.passed('stateBytes');
     }
     if (this.shared.core.getState(entityId) !== undefined) return false;
     const owned = this.rec.owned.size;
@@ -258,6 +284,7 @@ export class ActionGuard {
         { entity_id: entityId, entities: owned },
       );
     }
+    this.passed('entities');
     return true;
   }
 
@@ -290,12 +317,14 @@ export class ActionGuard {
         { subscriptionBytes },
       );
     }
+    this.passed('subscriptions');
+    this.passed('subscriptionBytes');
   }
 
   /** Refuses a timer beyond the plugin's cap. */
   checkTimer(): void {
     const pending = this.activation.timers.size + this.activation.dueTimers;
-    if (pending < this.limits.timers) return;
+    if (pending < this.limits.timers) return this.passed('timers');
     this.resourceLimit(
       'timers',
       `${pending} ctx.callLater timers are pending; the limit is ${this.limits.timers}: cancel timers no longer needed, or reuse one`,
@@ -306,7 +335,7 @@ export class ActionGuard {
   /** Refuses a service call while too many of the plugin's calls are in flight. */
   checkServiceCall(): void {
     const pending = this.rec.pendingServiceCalls;
-    if (pending < this.limits.pendingServiceCalls) return;
+    if (pending < this.limits.pendingServiceCalls) return this.passed('pendingServiceCalls');
     this.resourceLimit(
       'pendingServiceCalls',
       `${pending} of the plugin's service calls have not settled; the limit is ${this.limits.pendingServiceCalls}: ` +
@@ -327,16 +356,31 @@ export class ActionGuard {
     if (overDepth || link.root.actions >= loops.maxActions) {
       const rec = this.rec;
       rec.refused.feedbackLoop++;
-      book.recordDenial(rec, action, target, this.activation.hook, ErrorCode.FEEDBACK_LOOP);
-      book.emit({ type: 'action_refused', plugin: rec.id, action, target, hook: this.activation.hook, code: ErrorCode.FEEDBACK_LOOP });
-      const why = overDepth
-        ? `it would be ${link.depth} hops from the event that started the chain (the host's limits.loopDepth is ${loops.maxDepth})`
-        : `that event has already caused ${link.root.actions} actions (the host's limits.loopActions is ${loops.maxActions})`;
-      throw new HomecoreError(
+      // Audited once per plugin and chain: a flood inside one runaway chain must not flood the audit trail.
+      const reported = (link.root.reported ??= new Set());
+      const repeat = reported.has(rec.id);
+      if (!repeat) {
+        reported.add(rec.id);
+        book.recordDenial(rec, action, target, this.activation.hook, ErrorCode.FEEDBACK_LOOP);
+        book.emit({ type: 'action_refused', plugin: rec.id, action, target, hook: this.activation.hook, code: ErrorCode.FEEDBACK_LOOP });
+      }
+      const { maxDepth, maxActions } = loops;
+      this.refuse(
+        repeat,
+        `loop|${action}`,
         ErrorCode.FEEDBACK_LOOP,
-        `refused ${action} ${target}: ${why}, so this is a feedback loop; stop reacting to the plugin's own output ` +
-          `(skip events whose context.user_id is "plugin:${rec.id}", or compare with the current state before writing)`,
-        { plugin: rec.id, hook: this.hook(), details: { action, target, depth: link.depth, actions: link.root.actions } },
+        (detailed) => {
+          const why = !detailed
+            ? `its chain already ran past the host's limits.loopDepth (${maxDepth}) or limits.loopActions (${maxActions})`
+            : overDepth
+              ? `it would be ${link.depth} hops from the event that started the chain (the host's limits.loopDepth is ${maxDepth})`
+              : `that event has already caused ${link.root.actions} actions (the host's limits.loopActions is ${maxActions})`;
+          return (
+            `refused ${action}${detailed ? ` ${target}` : ''}: ${why}, so this is a feedback loop; stop reacting to the plugin's own output ` +
+            `(skip events whose context.user_id is "plugin:${rec.id}", or compare with the current state before writing)`
+          );
+        },
+        (detailed) => (detailed ? { action, target, depth: link.depth, actions: link.root.actions } : { action }),
       );
     }
     const budget = BUDGET[kind];
@@ -348,34 +392,87 @@ export class ActionGuard {
       bucket.retune(rate);
       if (!bucket.take(now)) {
         rec.refused.rateLimited++;
+        // A refused attempt still counts against its chain: a plugin hammering a spent budget from
+        // inside a chain (retrying, or a guest spending its whole host-call quota) soon closes the
+        // loop, and the chain is then cut for it instead of costing the host an attempt per call.
+        link.root.actions++;
         // Once per run of refusals: a plugin hammering its budget must not flood the activity log.
-        if (!rec.rateLimitedNow.has(kind)) {
-          rec.rateLimitedNow.add(kind);
+        const repeat = rec.limitedNow.has(kind);
+        if (!repeat) {
+          rec.limitedNow.add(kind);
           book.emit({ type: 'action_refused', plugin: rec.id, action, target, hook: this.activation.hook, code: ErrorCode.RATE_LIMITED });
         }
-        throw new HomecoreError(
+        this.refuse(
+          repeat,
+          `rate|${kind}|${rate}`,
           ErrorCode.RATE_LIMITED,
-          `refused ${action} ${target}: the plugin spent its budget of ${rate} ${budget.what} per second ` +
+          (detailed) =>
+            `refused ${action}${detailed ? ` ${target}` : ''}: the plugin spent its budget of ${rate} ${budget.what} per second ` +
             `(limits.${MANIFEST_FIELDS[budget.key]}, capped by the host's limits.${HOST_FIELDS[budget.key]}); ` +
             'act less often (coalesce updates); the budget refills continuously',
-          { plugin: rec.id, hook: this.hook(), details: { limit: MANIFEST_FIELDS[budget.key], perSecond: rate } },
+          () => ({ limit: MANIFEST_FIELDS[budget.key], perSecond: rate }),
         );
       }
-      rec.rateLimitedNow.delete(kind);
+      if (rec.limitedNow.size > 0) rec.limitedNow.delete(kind);
     }
     return link;
+  }
+
+  /** A check passed: the next refusal of `key` starts a new run (reported, with a stack trace). */
+  private passed(key: keyof PluginLimits): void {
+    const now = this.rec.limitedNow;
+    if (now.size > 0) now.delete(key);
   }
 
   private resourceLimit(key: keyof PluginLimits, what: string, details: Record<string, unknown>): never {
     const rec = this.rec;
     rec.refused.resourceLimit++;
     const limit = this.limits[key];
-    this.shared.book.emit({ type: 'action_refused', plugin: rec.id, action: MANIFEST_FIELDS[key], target: String(details.entity_id ?? ''), hook: this.activation.hook, code: ErrorCode.RESOURCE_LIMIT });
-    throw new HomecoreError(
+    const repeat = rec.limitedNow.has(key);
+    if (!repeat) {
+      rec.limitedNow.add(key);
+      const target = String(details.entity_id ?? '');
+      this.shared.book.emit({ type: 'action_refused', plugin: rec.id, action: MANIFEST_FIELDS[key], target, hook: this.activation.hook, code: ErrorCode.RESOURCE_LIMIT });
+    }
+    const field = MANIFEST_FIELDS[key];
+    this.refuse(
+      repeat,
+      `${key}|${limit}`,
       ErrorCode.RESOURCE_LIMIT,
-      `${what} (limits.${MANIFEST_FIELDS[key]}, capped by the host's limits.${HOST_FIELDS[key]})`,
-      { plugin: rec.id, hook: this.hook(), details: { limit: MANIFEST_FIELDS[key], max: limit, ...details } },
+      (detailed) =>
+        `${detailed ? what : `the plugin is still at its limit of ${limit} (${field})`} (limits.${field}, capped by the host's limits.${HOST_FIELDS[key]})`,
+      (detailed) => (detailed ? { limit: field, max: limit, ...details } : { limit: field, max: limit }),
     );
+  }
+
+  /**
+   * Throws a refusal. Repeats within one run of refusals share one error per kind and hook, with
+   * no stack trace: capturing one costs more than the rest of a refused call, and refusing must
+   * stay cheaper than the attack.
+   */
+  private refuse(
+    repeat: boolean,
+    key: string,
+    code: ErrorCodeValue,
+    message: (detailed: boolean) => string,
+    details: (detailed: boolean) => Record<string, unknown>,
+  ): never {
+    const options = (detailed: boolean) => ({ plugin: this.rec.id, hook: this.hook(), details: details(detailed) });
+    if (!repeat) throw new HomecoreError(code, message(true), options(true));
+    const cacheKey = `${key}|${this.activation.hook ?? ''}`;
+    const cache = this.rec.repeatRefusals;
+    let error = cache.get(cacheKey);
+    if (error === undefined) {
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      try {
+        error = new HomecoreError(code, `${message(false)}; refused again`, options(false));
+      } finally {
+        Error.stackTraceLimit = limit;
+      }
+      if (cache.size < REPEAT_REFUSALS) cache.set(cacheKey, error);
+    }
+    throw error;
   }
 }
 

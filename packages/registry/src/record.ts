@@ -142,7 +142,7 @@ export class PluginRecord {
   readonly coreServices = new Map<string, () => void>();
 
   delivered = 0;
-  readonly dropped: Record<DropReason, number> = { overflow: 0, backoff: 0, quarantined: 0, too_large: 0 };
+  readonly dropped: Record<DropReason, number> = { overflow: 0, backoff: 0, quarantined: 0, too_large: 0, feedback_loop: 0 };
   /** Queued events caused by plugins, by source (`plugin:<domain>`): the overflow policy drops from the largest. */
   readonly queuedBySource = new Map<string, number>();
   /** Overflow drops by the dropped event's source (`external` for the host's). */
@@ -152,8 +152,10 @@ export class PluginRecord {
   /** Host-side limits: refusals, per-second budgets, entities created, calls in flight. */
   readonly refused = { feedbackLoop: 0, rateLimited: 0, resourceLimit: 0 };
   readonly buckets: Partial<Record<ActionKind, TokenBucket>> = {};
-  /** Budgets refusing right now (their refusals are reported once per run). */
-  readonly rateLimitedNow = new Set<ActionKind>();
+  /** Budgets and caps refusing right now: reported once per run of refusals, then refused cheaply. */
+  readonly limitedNow = new Set<string>();
+  /** The errors those cheap repeats throw. */
+  readonly repeatRefusals = new Map<string, HomecoreError>();
   readonly owned = new Set<string>();
   pendingServiceCalls = 0;
   errors = 0;

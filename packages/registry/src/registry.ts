@@ -48,12 +48,13 @@ export class PluginRegistry {
     const index = new SubscriptionIndex<Activation>();
     this.book = new Bookkeeping(settings.clock);
     const owners = new EntityOwners();
-    this.delivery = new Delivery(settings, index, this.book, this.idleTracker, this.records, owners);
+    const loops = new LoopGuard(settings.limits.loopDepth, settings.limits.loopActions);
+    this.delivery = new Delivery(settings, index, this.book, this.idleTracker, this.records, owners, loops);
     const wiring = new Wiring(settings, index, this.book, this.delivery, {
       core: settings.core,
       clock: settings.clock,
       book: this.book,
-      loops: new LoopGuard(settings.limits.loopDepth, settings.limits.loopActions),
+      loops,
       owners,
       host: settings.limits,
     });

@@ -17,9 +17,11 @@ export type PluginHealth = 'ok' | 'backoff' | 'quarantined';
 
 /**
  * Why an event was not delivered to a plugin: its queue was full (`overflow`), it was backing off
- * or quarantined, or the event was larger than its runtime accepts (`too_large`, not a failure).
+ * or quarantined, the event was larger than its runtime accepts (`too_large`, not a failure), or it
+ * belongs to a runaway causal chain this plugin already closed a loop of (`feedback_loop`: it could
+ * only feed the loop again).
  */
-export type DropReason = 'overflow' | 'backoff' | 'quarantined' | 'too_large';
+export type DropReason = 'overflow' | 'backoff' | 'quarantined' | 'too_large' | 'feedback_loop';
 
 /** When repeated handler failures lead to backoff, and repeated backoffs to quarantine. */
 export interface FailurePolicy {
@@ -51,10 +53,11 @@ export interface RegistryLimits {
   /**
    * Longest causal chain (hops from the event that started it) a plugin action may extend: a
    * state write, fired event or service call made while handling an event (or a service call, or
-   * in a timer started by either) is refused with HC_ERR_FEEDBACK_LOOP beyond it (default 32).
+   * in a timer started by either) is refused with HC_ERR_FEEDBACK_LOOP beyond it (default 32), and
+   * the chain's further events are no longer delivered to the plugin that closed the loop.
    */
   loopDepth?: number;
-  /** Most actions one root event may cause, through any number of plugins (default 1000; HC_ERR_FEEDBACK_LOOP beyond). */
+  /** Most actions one root event may cause, through any number of plugins, attempts refused by a budget included (default 1000; HC_ERR_FEEDBACK_LOOP beyond). */
   loopActions?: number;
   /** State writes and removes per plugin per second (default 500; manifest `limits.writes_per_second`; HC_ERR_RATE_LIMITED). */
   writesPerSecond?: number;

@@ -249,6 +249,82 @@ describe('feedback loops', () => {
     expect(registry.stats().plugins.timed?.refused.feedbackLoop).toBe(1);
   });
 
+  it('cuts a runaway chain for the plugin that closed its loop: its further events of that chain are dropped, not delivered', async () => {
+    const env = setup({ limits: { loopActions: 20 } });
+    const { registry, core } = env;
+    let ctx!: PluginContext;
+    let calls = 0;
+    await registry.load(manifest('fanout', { permissions: ['state:read:*', 'state:write:sensor.r*'], subscriptions: { entities: ['sensor.*'] } }), {
+      setup(c) {
+        ctx = c;
+      },
+      onStateChanged(e: StateChangedEvent) {
+        calls++;
+        // Three writes per event it sees, its own included: the chain grows threefold each hop.
+        for (const id of ['sensor.r1', 'sensor.r2', 'sensor.r3']) {
+          try {
+            ctx.setState(id, `${e.data.new_state?.state ?? ''}.`.slice(-50), {}, { forceUpdate: true });
+          } catch {
+            return;
+          }
+        }
+      },
+    });
+    const seen = await loadWitness(env, ['sensor.*']);
+    core.setState('sensor.start', 'x', {}, userContext(core));
+    await registry.idle();
+    const fanout = registry.stats().plugins.fanout!;
+    expect(fanout.writes).toBe(20);
+    expect(fanout.refused.feedbackLoop).toBeGreaterThan(0);
+    expect(registry.audit('fanout')).toHaveLength(1); // audited once for the chain, however often refused
+    // Events of the chain queued or fired after the loop closed never reached it...
+    expect(fanout.dropped.feedback_loop).toBeGreaterThan(0);
+    expect(calls + fanout.dropped.feedback_loop).toBe(21);
+    // ...while the witness got every one of them.
+    expect(seen).toHaveLength(21);
+    expect(registry.stats().plugins.witness?.dropped.feedback_loop).toBe(0);
+    // A new outside event is a new chain.
+    core.setState('sensor.start', 'y', {}, userContext(core));
+    await registry.idle();
+    expect(registry.stats().plugins.fanout?.writes).toBe(40);
+  });
+
+  it('counts a refused attempt against its chain, so a plugin retrying a spent budget closes the loop', async () => {
+    const { registry, core } = setup({ limits: { loopActions: 50 } });
+    let ctx!: PluginContext;
+    const codes = new Map<string, number>();
+    const errors: unknown[] = [];
+    await registry.load(
+      manifest('retrier', { permissions: ['state:read:sensor.go', 'state:write:sensor.out'], subscriptions: { entities: ['sensor.go'] }, limits: { writes_per_second: 5 } }),
+      {
+        setup(c) {
+          ctx = c;
+        },
+        onStateChanged() {
+          for (let i = 0; i < 200; i++) {
+            try {
+              ctx.setState('sensor.out', String(i));
+            } catch (error) {
+              const code = codeOf(error) ?? '?';
+              codes.set(code, (codes.get(code) ?? 0) + 1);
+              errors.push(error);
+            }
+          }
+        },
+      },
+    );
+    core.setState('sensor.go', '1', {}, userContext(core));
+    await registry.idle();
+    expect(Object.fromEntries(codes)).toEqual({ [ErrorCode.RATE_LIMITED]: 45, [ErrorCode.FEEDBACK_LOOP]: 150 });
+    expect(registry.stats().plugins.retrier?.refused).toEqual({ feedbackLoop: 150, rateLimited: 45, resourceLimit: 0 });
+    // The first refusal of a run is detailed; the repeats share one cheap error.
+    const rate = errors.filter((e) => codeOf(e) === ErrorCode.RATE_LIMITED) as Error[];
+    expect(rate[0]?.message).toContain('refused state:write sensor.out:');
+    expect(rate[1]).toBe(rate[2]);
+    expect(rate[1]?.message).toMatch(/refused state:write: .*; refused again$/);
+    expect(new Set(rate.slice(1)).size).toBe(1);
+  });
+
   it('a synchronous ping-pong between two plugins yields to timers and I/O while it runs', async () => {
     const unbounded = { loopDepth: Infinity, loopActions: Infinity, writesPerSecond: Infinity };
     const { registry, core } = setup({ limits: unbounded });
