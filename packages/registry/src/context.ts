@@ -1,6 +1,7 @@
 import {
   ErrorCode,
   HomecoreError,
+  checkPattern,
   isHomecoreError,
   matchesPattern,
   type Attributes,
@@ -267,6 +268,14 @@ export function createPluginContext(host: ContextHost): PluginContext {
 
     subscribe(subscription: Subscription): () => void {
       ensureOpen('subscribe');
+      // Patterns are matched against every event: one over the glob limits is refused before anything else.
+      for (const pattern of [...(subscription.entities ?? []), ...(subscription.events ?? [])]) {
+        try {
+          checkPattern(pattern);
+        } catch (error) {
+          throw attributed(error, host.hook());
+        }
+      }
       for (const pattern of subscription.entities ?? []) check('state:read', String(pattern));
       for (const pattern of subscription.events ?? []) check('event:subscribe', String(pattern));
       const patterns = [...(subscription.entities ?? []), ...(subscription.events ?? [])].map(String);

@@ -98,6 +98,17 @@ describe('host-side resource limits', () => {
     expect(held().subscriptions).toBe(2);
   });
 
+  it('refuses a run-time subscription pattern over the glob limits with HC_ERR_PATTERN_INVALID, naming the plugin', async () => {
+    const { ctx, held } = await withContext({});
+    for (const pattern of [`sensor.${'a'.repeat(300)}`, `sensor.${'*a'.repeat(17)}`]) {
+      expect(refusal(() => ctx.subscribe({ entities: [pattern] }))).toMatchObject({ code: ErrorCode.PATTERN_INVALID, plugin: 'holder' });
+      expect(refusal(() => ctx.subscribe({ events: [pattern] }))).toMatchObject({ code: ErrorCode.PATTERN_INVALID, plugin: 'holder' });
+    }
+    expect(held().subscriptions).toBe(0);
+    ctx.subscribe({ entities: [`sensor.${'*a'.repeat(16)}`] });
+    expect(held().subscriptions).toBe(1);
+  });
+
   it('bounds pending ctx.callLater timers, counting due ones until they run', async () => {
     const { ctx, clock, registry, held } = await withContext({ timers: 2 });
     let ran = 0;
