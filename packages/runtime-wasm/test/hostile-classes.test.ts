@@ -693,6 +693,29 @@ const patternRefusals = (h: House): number =>
   h.activity.filter((a) => a.type === 'log' && a.plugin === 'hostile' && a.level === 'warn' && /refused/.test(a.message) && /characters long|"\*" wildcards/.test(a.message)).length;
 
 describe('5. glob patterns cannot hang the host', () => {
+  test('a*a*...*b subscriptions against 255-character ids and 64-character event types (pattern-glob); over-limit patterns refused', async () => {
+    const long = `sensor.${'a'.repeat(248)}`;
+    await hostileCase(
+      '5 patterns',
+      'pattern-glob',
+      { bytes: corpus('pattern-glob'), manifest: { permissions: ['state:read:*', 'state:write:sensor.hostile*', 'event:subscribe:*', 'event:fire:a*'] } },
+      {
+        drive: (h, round) => {
+          defaultRound(h, round);
+          h.core.setState(long, String(round), {}, { context: h.core.createContext() });
+        },
+        check: (h) => {
+          expect(h.stats().errors).toBe(0);
+          const report = h.report();
+          expect(report.slice(0, 2)).toBe('AA'); // within the limits: subscribed
+          // Over the limits: refused, either at once or when the subscription is applied (a warning).
+          expect((report[2] !== 'A' ? 1 : 0) + (report[3] !== 'A' ? 1 : 0) + patternRefusals(h)).toBe(2);
+          expect(h.core.getState(`sensor.hostile_${'a'.repeat(240)}`)).toBeDefined();
+        },
+      },
+    );
+  });
+
   test('a manifest subscribing to an over-limit pattern is refused at load', async () => {
     const house = await hostileCase('5 patterns', 'manifest pattern', {
       bytes: corpus('witness'),
@@ -762,6 +785,17 @@ describe('7. core events cannot be forged', () => {
 // ---------------------------------------------------------------- 8. host memory
 
 describe('8. host memory is bounded', () => {
+  test('a guest that subscribes thousands of times (subscribe-flood)', async () => {
+    await hostileCase('8 host memory', 'subscribe-flood', { bytes: corpus('subscribe-flood') }, {
+      check: (h) => {
+        expect(h.stats().errors).toBe(0);
+        expect(h.figure('hostile', 'held.subscriptions')).toBeGreaterThan(0);
+        expect(h.figure('hostile', 'held.subscriptions')).toBeLessThanOrEqual(256);
+        expect(h.figure('hostile', 'refused.resourceLimit')).toBeGreaterThan(0);
+      },
+    });
+  });
+
   test('a 65,000-character entity id is INVALID_ARGUMENT; 256 characters too; 255 is fine (long-entity-id)', async () => {
     await hostileCase('8 host memory', 'long-entity-id', { bytes: corpus('long-entity-id') }, {
       check: (h) => {

@@ -1,0 +1,51 @@
+;; Subscribes to a*a*...*b globs (within the limits: 14 and 16 stars) and to two over the limits (17
+;; stars; 300 characters), then writes a 255-character entity id of a's and fires a 64-character
+;; event type of a's on every event: the worst inputs for a backtracking matcher.
+(module
+  (import "homecore" "hc_state_set" (func $hc_state_set (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "homecore" "hc_event_fire" (func $hc_event_fire (param i32 i32 i32 i32) (result i32)))
+  (import "homecore" "hc_subscribe" (func $hc_subscribe (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1 1)
+  (data (i32.const 16) "sensor.*a*a*a*a*a*a*a*a*a*a*a*a*a*b")
+  (data (i32.const 64) "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b")
+  (data (i32.const 112) "sensor.*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b")
+  (data (i32.const 2048) "sensor.")
+  (data (i32.const 2560) "sensor.hostile_")
+  (data (i32.const 48) "xy")
+  (global $n (mut i32) (i32.const 0))
+  (global $bump (mut i32) (i32.const 4096))
+  (func (export "homecore_abi_version_1"))
+  (func (export "hc_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "hc_free") (param i32 i32) (global.set $bump (i32.const 4096)))
+  ;; Statuses are reported as letters in the state of sensor.hostile_report, written when the call
+  ;; returns: "A" - status, so A = OK, D = DENIED, F = INVALID_JSON, I = INVALID_ARGUMENT, K = FAILED
+  ;; (a positive size from a read counts as OK).
+  (data (i32.const 928) "sensor.hostile_report")
+  (global $rlen (mut i32) (i32.const 0))
+  (func $note (param $s i32)
+    (if (i32.gt_s (local.get $s) (i32.const 0)) (then (local.set $s (i32.const 0))))
+    (i32.store8 (i32.add (i32.const 960) (global.get $rlen)) (i32.sub (i32.const 65) (local.get $s)))
+    (global.set $rlen (i32.add (global.get $rlen) (i32.const 1))))
+  (func $report (result i32)
+    (drop (call $hc_state_set (i32.const 928) (i32.const 21) (i32.const 960) (global.get $rlen) (i32.const 0) (i32.const 0)))
+    (global.set $rlen (i32.const 0))
+    (i32.const 0))
+  (func (export "hc_setup") (param i32 i32) (result i32)
+    (memory.fill (i32.const 2055) (i32.const 97) (i32.const 293)) ;; sensor. + 293 a's = 300 characters
+    (call $note (call $hc_subscribe (i32.const 0) (i32.const 16) (i32.const 35)))
+    (call $note (call $hc_subscribe (i32.const 1) (i32.const 64) (i32.const 32)))
+    (call $note (call $hc_subscribe (i32.const 0) (i32.const 112) (i32.const 41)))
+    (call $note (call $hc_subscribe (i32.const 0) (i32.const 2048) (i32.const 300)))
+    (call $report))
+  (func $write (result i32)
+    (memory.fill (i32.const 2575) (i32.const 97) (i32.const 240)) ;; sensor.hostile_ + 240 a's = 255 characters
+    (memory.fill (i32.const 3072) (i32.const 97) (i32.const 64))
+    (global.set $n (i32.xor (global.get $n) (i32.const 1)))
+    (drop (call $hc_state_set (i32.const 2560) (i32.const 255) (i32.add (i32.const 48) (global.get $n)) (i32.const 1) (i32.const 0) (i32.const 0)))
+    (drop (call $hc_event_fire (i32.const 3072) (i32.const 64) (i32.const 0) (i32.const 0)))
+    (i32.const 0))
+  (func (export "hc_on_state_changed") (param i32 i32) (result i32) (call $write))
+  (func (export "hc_on_event") (param i32 i32) (result i32) (call $write)))
