@@ -154,11 +154,12 @@ export class LoopGuard {
 export class EntityOwners {
   private readonly owners = new Map<string, PluginRecord>();
 
-  /** True when nobody owns `entityId` (it may still exist, created by the host). */
+  /** The plugin that created `entityId` and still owns it, if any (the host's own entities have none). */
   owner(entityId: string): PluginRecord | undefined {
     return this.owners.get(entityId);
   }
 
+  /** `rec` created `entityId`: it counts against the plugin's `entities` cap until removed. */
   claim(rec: PluginRecord, entityId: string): void {
     this.owners.set(entityId, rec);
     rec.owned.add(entityId);
@@ -186,7 +187,6 @@ export interface GuardHost {
   readonly book: Bookkeeping;
   readonly loops: LoopGuard;
   readonly owners: EntityOwners;
-  readonly host: HostLimits;
 }
 
 /** The kinds of action that spend a budget and extend a causal chain. */
@@ -196,18 +196,6 @@ const BUDGET: Readonly<Record<ActionKind, { key: 'writesPerSecond' | 'eventsPerS
   write: { key: 'writesPerSecond', what: 'state writes' },
   event: { key: 'eventsPerSecond', what: 'fired events' },
   serviceCall: { key: 'serviceCallsPerSecond', what: 'service calls' },
-};
-
-const HOST_FIELDS: Readonly<Record<keyof PluginLimits, string>> = {
-  writesPerSecond: 'writesPerSecond',
-  eventsPerSecond: 'eventsPerSecond',
-  serviceCallsPerSecond: 'serviceCallsPerSecond',
-  stateBytes: 'stateBytes',
-  entities: 'entities',
-  subscriptions: 'subscriptions',
-  subscriptionBytes: 'subscriptionBytes',
-  timers: 'timers',
-  pendingServiceCalls: 'pendingServiceCalls',
 };
 
 /**
@@ -408,7 +396,7 @@ export class ActionGuard {
           ErrorCode.RATE_LIMITED,
           (detailed) =>
             `refused ${action}${detailed ? ` ${target}` : ''}: the plugin spent its budget of ${rate} ${budget.what} per second ` +
-            `(limits.${MANIFEST_FIELDS[budget.key]}, capped by the host's limits.${HOST_FIELDS[budget.key]}); ` +
+            `(limits.${MANIFEST_FIELDS[budget.key]}, capped by the host's limits.${budget.key}); ` +
             'act less often (coalesce updates); the budget refills continuously',
           () => ({ limit: MANIFEST_FIELDS[budget.key], perSecond: rate }),
         );
@@ -440,7 +428,7 @@ export class ActionGuard {
       `${key}|${limit}`,
       ErrorCode.RESOURCE_LIMIT,
       (detailed) =>
-        `${detailed ? what : `the plugin is still at its limit of ${limit} (${field})`} (limits.${field}, capped by the host's limits.${HOST_FIELDS[key]})`,
+        `${detailed ? what : `the plugin is still at its limit of ${limit} (${field})`} (limits.${field}, capped by the host's limits.${key})`,
       (detailed) => (detailed ? { limit: field, max: limit, ...details } : { limit: field, max: limit }),
     );
   }

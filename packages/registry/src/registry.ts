@@ -56,7 +56,6 @@ export class PluginRegistry {
       book: this.book,
       loops,
       owners,
-      host: settings.limits,
     });
     this.lifecycle = new Lifecycle(settings, this.records, this.folders, this.book, this.idleTracker, this.delivery, wiring, owners);
   }
