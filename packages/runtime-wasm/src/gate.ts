@@ -26,7 +26,7 @@ import {
   type ModuleLayout,
   type ModuleShapeLimits,
 } from './binary.js';
-import { METER_SLICE_BYTES, meterBinary, meterBinaryInSlices, type MeterOptions } from './rewriter.js';
+import { METER_SLICE_BYTES, METER_SLICE_FUNCTIONS, meterBinary, meterBinaryInSlices, type MeterOptions } from './rewriter.js';
 import type { PluginLimits, WasmHostLimits } from './options.js';
 import { decodeTagged, parseModuleHash, publicKeyFromString, sha256Hex, verifyModuleSignature } from './signing.js';
 
@@ -73,6 +73,8 @@ export interface GatedModule {
   readonly exportNames: ReadonlySet<string>;
   /** Whether the memory limits were rewritten. */
   readonly clamped: boolean;
+  /** Functions the module defines. */
+  readonly functions: number;
 }
 
 /** The trust settings the gate needs. */
@@ -125,7 +127,7 @@ export function runLoadGate(input: GateInput): GatedModule {
   const exportNames = checkExports(layout, fail);
   const memory = checkMemory(input, layout, fail);
   checkRequiredImports(manifest, homecoreImports, fail);
-  return { bytes: memory.bytes, hashHex, maxPages: memory.maxPages, exportNames, clamped: memory.clamped };
+  return { bytes: memory.bytes, hashHex, maxPages: memory.maxPages, exportNames, clamped: memory.clamped, functions: layout.functionTypes.length };
 }
 
 /**
@@ -137,7 +139,8 @@ export async function meterGated(gated: GatedModule, plugin: string, shape: Modu
   const options = { startFuel: 0, shape, exportStart: true };
   try {
     // A large module is metered in slices, handing the event loop back between them.
-    return gated.bytes.length > METER_SLICE_BYTES ? await meterBinaryInSlices(gated.bytes, options) : meterBinary(gated.bytes, options);
+    const large = gated.bytes.length > METER_SLICE_BYTES || gated.functions > METER_SLICE_FUNCTIONS;
+    return large ? await meterBinaryInSlices(gated.bytes, options) : meterBinary(gated.bytes, options);
   } catch (err) {
     throw binaryError(err, plugin);
   }

@@ -9,6 +9,7 @@ import {
   HostImport,
   PermissionSet,
   RESERVED_EVENT_TYPES,
+  patternProblem,
   SubscriptionKind,
   type ConfigEntry,
   type DeliveredEvent,
@@ -90,6 +91,8 @@ export class WasmPluginInstance implements PluginInstance {
   private subscriptions: (() => void)[] = [];
   /** Effects of the running call, applied in order after it returns; dropped if it traps. */
   private effects: Effect[] = [];
+  /** The fuel counter while the start function runs (before `exports` is set). */
+  private startFuel: WebAssembly.Global | undefined;
   /** Log lines of the running call, written after it returns (also after a trap: they help explain it). */
   private logs: [number, string][] = [];
   /** The running call's own writes, so that its reads see them. */
@@ -258,6 +261,7 @@ export class WasmPluginInstance implements PluginInstance {
       const instance = new WebAssembly.Instance(this.init.module as WebAssembly.Module, this.imports);
       const exports = instance.exports as unknown as GuestExports;
       fuel = exports[FUEL_EXPORT];
+      this.startFuel = fuel; // host calls from the start function are refused, but still cost fuel
       const start = exports[START_EXPORT] as (() => void) | undefined;
       if (start !== undefined) {
         fuel.value = this.init.limits.startFuel;
@@ -271,6 +275,7 @@ export class WasmPluginInstance implements PluginInstance {
       throw trapError(exhausted ? new FuelExhausted('fuel exhausted') : err, this.plugin, 'start', this.init.limits.startFuel, this.init.limits.startFuel);
     } finally {
       this.phase = 'idle';
+      this.startFuel = undefined;
     }
   }
 
@@ -385,20 +390,29 @@ export class WasmPluginInstance implements PluginInstance {
     this.effects = [];
     const context = this.context;
     if (context === undefined) return;
+    // Refused when applied (a rate limit, a loop bound, a resource cap): the guest already had OK,
+    // so refusals are counted, and logged once per call and reason, and the other effects still apply.
+    let refusals: Map<string, { count: number; first: string }> | undefined;
     for (const effect of effects) {
       try {
         effect(context);
         this.counters.effectsApplied++;
       } catch (err) {
         if (err === DENIAL_REPLAYED) continue;
-        // Refused when applied (a rate limit, a loop bound, a resource cap): the guest already had
-        // OK, so the refusal is logged and counted here, and the other effects still apply.
         this.counters.effectsRefused++;
-        try {
-          context.logger.warn(`an action of the wasm plugin was refused: ${err instanceof Error ? err.message : String(err)}`);
-        } catch {
-          // a failing logger must not stop the other effects
-        }
+        const code = isHomecoreError(err) ? err.code : 'error';
+        refusals ??= new Map();
+        const seen = refusals.get(code);
+        if (seen === undefined) refusals.set(code, { count: 1, first: err instanceof Error ? err.message : String(err) });
+        else seen.count++;
+      }
+    }
+    if (refusals === undefined) return;
+    for (const { count, first } of refusals.values()) {
+      try {
+        context.logger.warn(`${count === 1 ? 'an action' : `${count} actions`} of the wasm plugin ${count === 1 ? 'was' : 'were'} refused: ${first}`);
+      } catch {
+        // a failing logger must not break the plugin
       }
     }
   }
@@ -529,6 +543,8 @@ export class WasmPluginInstance implements PluginInstance {
             this.charge([range]);
             const pattern = this.text(mem, range);
             if (kind !== SubscriptionKind.ENTITY && kind !== SubscriptionKind.EVENT) throw new AbiFailure(AbiStatus.INVALID_ARGUMENT);
+            // Over the glob limits: refused now, so the guest learns it (the registry would refuse it later).
+            if (patternProblem(pattern) !== undefined) throw new AbiFailure(AbiStatus.INVALID_ARGUMENT);
             const entities = kind === SubscriptionKind.ENTITY;
             const subscribe = (c: PluginContext): void => {
               this.subscriptions.push(c.subscribe(entities ? { entities: [pattern] } : { events: [pattern] }));
@@ -605,7 +621,7 @@ export class WasmPluginInstance implements PluginInstance {
   }
 
   private burn(units: number): void {
-    const fuel = this.exports?.[FUEL_EXPORT];
+    const fuel = this.exports?.[FUEL_EXPORT] ?? this.startFuel;
     if (fuel === undefined) return;
     const left = (fuel.value as number) - units;
     fuel.value = Math.max(left, -1);
@@ -616,7 +632,10 @@ export class WasmPluginInstance implements PluginInstance {
   private hostCall(fn: (mem: Uint8Array, ctx: PluginContext) => number): number {
     const context = this.context;
     const exports = this.exports;
-    if (this.phase !== 'call' || context === undefined || exports === undefined) return AbiStatus.FAILED;
+    if (this.phase !== 'call' || context === undefined || exports === undefined) {
+      if (this.phase === 'start') this.burn(FUEL_COSTS.hostCall);
+      return AbiStatus.FAILED;
+    }
     this.counters.hostCalls++;
     // Before the quota: a refused call is still a trip through the host, and a loop of them is work.
     this.burn(FUEL_COSTS.hostCall);

@@ -33,6 +33,8 @@ export const FUEL_COSTS = Object.freeze({
   instruction: 1,
   /** `i32`/`i64` `div_s`, `div_u`, `rem_s`, `rem_u`. */
   division: 4,
+  /** `f32`/`f64` `sqrt` and `div`. */
+  floatDivision: 4,
   /** `call_indirect` (a table load, a signature check and an indirect call). */
   callIndirect: 2,
   /** `memory.fill` / `memory.copy` / `memory.init`: one unit per 2^bulkByteShift bytes, plus one. */
@@ -73,9 +75,10 @@ const OP_SPECIAL = 6; // handled in the switch
 
 const OPS = new Uint8Array(256).fill(OP_UNKNOWN);
 for (let op = 0x45; op <= 0xc4; op++) OPS[op] = OP_PLAIN; // numeric (0xc0..0xc4: sign extension)
-/** Units per numeric instruction: 1, except integer division and remainder (tens of cycles each, and kept even when unused, since they can trap). */
+/** Units per numeric instruction: 1, except division, remainder and square root (tens of cycles each). */
 const WEIGHTS = new Uint8Array(256).fill(1);
 for (const op of [0x6d, 0x6e, 0x6f, 0x70, 0x7f, 0x80, 0x81, 0x82]) WEIGHTS[op] = FUEL_COSTS.division;
+for (const op of [0x91, 0x95, 0x9f, 0xa3]) WEIGHTS[op] = FUEL_COSTS.floatDivision; // f32/f64 sqrt and div
 for (let op = 0x28; op <= 0x3e; op++) OPS[op] = OP_MEMARG;
 for (const op of [0x00, 0x0f, 0x1b]) OPS[op] = OP_SPECIAL; // unreachable, return, select
 for (const op of [0x01, 0x1a]) OPS[op] = OP_FREE;
@@ -160,6 +163,8 @@ export async function meterBinaryInSlices(bytes: Uint8Array, options: MeterOptio
 
 /** Code bytes metered between two yields of `meterSteps` (a few milliseconds of work). */
 export const METER_SLICE_BYTES = 64 * 1024;
+/** Functions metered between two yields (many tiny functions cost more than their bytes say). */
+export const METER_SLICE_FUNCTIONS = 2_000;
 
 function* meterSteps(bytes: Uint8Array, options: MeterOptions): Generator<undefined, Uint8Array, undefined> {
   const shape = options.shape ?? DEFAULT_SHAPE_LIMITS;
@@ -304,7 +309,7 @@ function* meterCodeSection(
   const job: CodeJob = { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, charge, cursor: new Cursor(bytes, start, end) };
   // The loop is in a plain function: V8 does not optimise a long-running loop inside a generator.
   for (let next = 0; next < count; ) {
-    next = meterFunctions(job, next, r.pos + METER_SLICE_BYTES);
+    next = meterFunctions(job, next, r.pos + METER_SLICE_BYTES, next + METER_SLICE_FUNCTIONS);
     if (next < count) yield;
   }
   if (r.pos !== end) throw new BinaryFormatError('code section has bytes after its last body');
@@ -330,7 +335,7 @@ interface CodeJob {
 }
 
 /** Meters functions from `first` on, until one ends past `untilByte`; returns the next function's number. */
-function meterFunctions(job: CodeJob, first: number, untilByte: number): number {
+function meterFunctions(job: CodeJob, first: number, untilByte: number, untilFunction: number): number {
   const { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, charge, cursor } = job;
   const maxBody = shape.bodyBytes;
   const maxLocals = shape.locals;
@@ -420,7 +425,7 @@ function meterFunctions(job: CodeJob, first: number, untilByte: number): number 
     out.copy(bytes, copied, bodyEnd);
     out.patchPaddedU32(bodySizeAt, out.length - bodyOut);
     r.pos = bodyEnd;
-    if (bodyEnd > untilByte) return i + 1;
+    if (bodyEnd > untilByte || i + 1 >= untilFunction) return i + 1;
   }
   return count;
 }

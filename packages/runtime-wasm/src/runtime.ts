@@ -17,6 +17,7 @@ import { clampedLimits, resolveHostOptions, type WasmHostLimits, type WasmRuntim
 
 const SYNC_COMPILE_MAX_BYTES = 256 * 1024;
 const SYNC_VALIDATE_MAX_BYTES = 256 * 1024;
+const SYNC_VALIDATE_MAX_FUNCTIONS = 2_000;
 
 /** Figures about the runtime as a whole. */
 export interface WasmRuntimeStats {
@@ -104,7 +105,7 @@ export class WasmRuntime implements PluginRuntime {
   private async meteredModule(gated: GatedModule, plugin: string): Promise<WebAssembly.Module> {
     const metered = await meterGated(gated, plugin, this.shape);
     this.meteringRuns++;
-    const small = gated.bytes.length <= SYNC_VALIDATE_MAX_BYTES;
+    const small = gated.bytes.length <= SYNC_VALIDATE_MAX_BYTES && gated.functions <= SYNC_VALIDATE_MAX_FUNCTIONS;
     const invalid = (cause: unknown): HomecoreError =>
       new HomecoreError(
         ErrorCode.WASM_INVALID,

@@ -11,10 +11,10 @@ import { PluginRegistry, type FailurePolicy, type PluginStats, type RegistryActi
 import { InProcessRuntime } from '@homecore/runtime-native';
 import { WasmRuntime, type WasmHostLimits } from '@homecore/runtime-wasm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { guest, wat } from './helpers.js';
+import { guest, wat } from '../packages/runtime-wasm/test/helpers.js';
 import { STALL_BOUND_MS, allStalls, measureStall, nextTurn, within, worstStalls } from './stall.js';
 
-const corpusText = (name: string): string => readFileSync(new URL(`./hostile/${name}.wat`, import.meta.url), 'utf8');
+const corpusText = (name: string): string => readFileSync(new URL(`../packages/runtime-wasm/test/hostile/${name}.wat`, import.meta.url), 'utf8');
 const corpus = (name: string): Uint8Array => wat(corpusText(name));
 
 const ROUNDS = 4;
@@ -348,6 +348,16 @@ function binary(spec: BinarySpec): Uint8Array {
   return out;
 }
 
+/** A body of `size` bytes: no locals, `i32.const 1; drop` pairs, nops, end. */
+function fillerBody(size: number): Uint8Array {
+  const b = new Uint8Array(size).fill(0x01); // nop
+  b[0] = 0; // no locals
+  for (let i = 1; i + 3 < size; i += 3) b.set([0x41, 1, 0x1a], i);
+  b[size - 1] = 0x0b;
+  return b;
+}
+// pending: end
+
 /** hc_on_event's body: `depth` nested blocks, then return 0. */
 function nested(depth: number): Uint8Array {
   const b = new Uint8Array(1 + depth * 3 + 3);
@@ -416,6 +426,13 @@ describe('1. fuel counts the work: each call ends with FUEL_EXHAUSTED within the
       });
     });
   }
+
+  test('a start function looping on host imports, all refused before setup (start-host-loop): the load fails with FUEL_EXHAUSTED', async () => {
+    const house = await hostileCase('1 fuel', 'start-host-loop', { bytes: corpus('start-host-loop') });
+    expect(house.loadErrors.get('hostile')?.code).toBe(ErrorCode.WASM_FUEL_EXHAUSTED);
+    expect(house.loadErrors.get('hostile')?.hook).toBe('start');
+  });
+  // pending: end
 
   test('memory.grow by 0 pages in a loop (fuel-grow0-loop) ends with FUEL_EXHAUSTED', async () => {
     await hostileCase('1 fuel', 'fuel-grow0-loop', { bytes: corpus('fuel-grow0-loop'), manifest: pingOnly }, {
@@ -494,6 +511,25 @@ describe('2. loading has a budget: modules built to exhaust the host are refused
     });
     expect(house.loadErrors.size).toBe(0);
   });
+
+  test('a module with 50,000 functions (the limit) loads without blocking the loop', async () => {
+    const bytes = binary({ extra: 49_996 });
+    const house = await hostileCase('2 loading', '50,000 functions', { bytes }, {
+      check: (h) => expect(h.stats().errors).toBe(0),
+    });
+    expect(house.loadErrors.size).toBe(0);
+  });
+  // pending: end
+
+  test('a 16 MB module within every shape limit (50,000 functions of 320 bytes) loads without blocking the loop', async () => {
+    const bytes = binary({ extra: 49_996, extraBody: fillerBody(320) });
+    expect(bytes.length).toBeLessThanOrEqual(16 * 1024 * 1024);
+    const house = await hostileCase('2 loading', '16 MB module', { bytes }, {
+      check: (h) => expect(h.stats().errors).toBe(0),
+    });
+    expect(house.loadErrors.size).toBe(0);
+  });
+  // pending: end
 });
 
 // ---------------------------------------------------------------- 3. the end of the stack
@@ -728,6 +764,27 @@ describe('5. glob patterns cannot hang the host', () => {
 // ---------------------------------------------------------------- 6. fairness
 
 describe('6. fairness: a flooder cannot crowd out the events from outside', () => {
+  test('a flooder writing as many states as its quotas allow into entities the witnesses subscribe to (fairness-flood)', async () => {
+    // Its quota is lowered to 100 host calls per call: it writes into what it subscribes to, so each
+    // of its calls triggers 100 more, and at 1,000 the case takes minutes on a slow host.
+    await hostileCase('6 fairness', 'fairness-flood', { bytes: corpus('fairness-flood'), manifest: { limits: { host_calls_per_event: 100 } } }, {
+      limits: { queueCapacity: 64 },
+      witness: 'external',
+      rounds: 2,
+      drive: (h, round) => {
+        for (let i = 0; i < 5; i++) h.core.setState('sensor.temperature', `${round}.${i}`, {}, { context: h.core.createContext() });
+        h.core.fireEvent('ping', { round }, h.core.createContext());
+      },
+      check: (h) => {
+        const temperatures = h.recorded.filter((e) => e.event_type === 'state_changed' && (e.data as { entity_id: string }).entity_id === 'sensor.temperature');
+        expect(temperatures.length).toBe(2 * 5);
+        // The flood was cut back by the host-side limits and the drops were charged to its source.
+        expect(h.figure('hostile', 'refused.rateLimited') + h.figure('hostile', 'refused.feedbackLoop')).toBeGreaterThan(0);
+      },
+    });
+  });
+  // pending: end
+
   test('a burst of 20 events to a plugin that uses almost all its fuel on each, without failing (fuel-burner)', async () => {
     await hostileCase('6 fairness', 'burst to fuel-burner', { bytes: corpus('fuel-burner'), manifest: { subscriptions: { events: ['ping'] } } }, {
       rounds: 2,
@@ -795,6 +852,21 @@ describe('8. host memory is bounded', () => {
       },
     });
   });
+
+  test('a guest that creates thousands of entities (entity-flood)', async () => {
+    // Not subscribed to its own entities: the amplification is fairness-flood's case; this one is about holdings.
+    await hostileCase('8 host memory', 'entity-flood', { bytes: corpus('entity-flood'), manifest: { subscriptions: { entities: ['sensor.temperature'], events: ['ping'] } } }, {
+      check: (h) => {
+        expect(h.stats().errors).toBe(0);
+        const created = h.core.getStates().filter((s) => s.entity_id.startsWith('sensor.hostile_e_')).length;
+        expect(created).toBeGreaterThan(0);
+        expect(created).toBeLessThanOrEqual(1_000);
+        expect(h.figure('hostile', 'held.entities')).toBe(created);
+        expect(h.figure('hostile', 'refused.resourceLimit') + h.figure('hostile', 'refused.rateLimited')).toBeGreaterThan(0);
+      },
+    });
+  });
+  // pending: end
 
   test('a 65,000-character entity id is INVALID_ARGUMENT; 256 characters too; 255 is fine (long-entity-id)', async () => {
     await hostileCase('8 host memory', 'long-entity-id', { bytes: corpus('long-entity-id') }, {
