@@ -69,7 +69,7 @@ export async function runPlugins(options: RunOptions): Promise<number> {
       health: p.health,
       reason: p.reason,
       delivered: s?.delivered ?? 0,
-      dropped: s ? s.dropped.overflow + s.dropped.backoff + s.dropped.quarantined : 0,
+      dropped: s ? Object.values(s.dropped).reduce((sum, n) => sum + n, 0) : 0,
       errors: s?.errors ?? 0,
       denials: s?.permissionDenials ?? 0,
       servicesHandled: s?.serviceCalls ?? 0,
