@@ -119,6 +119,8 @@ const GROW_CLAMP_B = [0x41, ...sleb(65536), 0x49, 0x1b, 0x41, 0x01, 0x6a, 0x41, 
 const NO_SCRATCH: number[] = [];
 const LT_U_SELECT = [0x49, 0x1b]; // i32.lt_u, select
 const BULK_SHIFT = [0x41, ...sleb(FUEL_COSTS.bulkByteShift), 0x76]; // i32.shr_u
+// memory.size << (16 - shift): the memory's size in bulk units (fits an i32 even at 65,536 pages).
+const PAGES_IN_BULK_UNITS = [0x3f, 0x00, 0x41, ...sleb(16 - FUEL_COSTS.bulkByteShift), 0x74];
 const TABLE_SHIFT = [0x41, ...sleb(FUEL_COSTS.tableEntryShift), 0x76];
 
 // Kinds of insertion points.
@@ -404,16 +406,27 @@ function meterFunctions(job: CodeJob, first: number, untilByte: number, untilFun
           // min(length, most the memory or table can hold) >> shift: a longer one traps out of
           // bounds before doing any work, so it need not cost more (and must not trap differently).
           const cap = kind === BULK ? memoryCap : tableCap;
-          out.byte(0x20);
-          out.array(scratch);
-          if (cap !== undefined) {
-            out.array(cap);
+          if (cap === undefined && kind === BULK) {
+            // No declared maximum: cap by the memory's current size, min(n >> shift, pages << (16 - shift)).
+            for (let twice = 0; twice < 2; twice++) {
+              out.byte(0x20);
+              out.array(scratch);
+              out.array(BULK_SHIFT);
+              out.array(PAGES_IN_BULK_UNITS);
+            }
+            out.array(LT_U_SELECT); // a b a b -> a < b ? a : b
+          } else {
             out.byte(0x20);
             out.array(scratch);
-            out.array(cap);
-            out.array(LT_U_SELECT);
+            if (cap !== undefined) {
+              out.array(cap);
+              out.byte(0x20);
+              out.array(scratch);
+              out.array(cap);
+              out.array(LT_U_SELECT);
+            }
+            out.array(kind === BULK ? BULK_SHIFT : TABLE_SHIFT);
           }
-          out.array(kind === BULK ? BULK_SHIFT : TABLE_SHIFT);
         }
       }
       out.bytes(charge.storeAndCheck); // i32.sub; global.set $fuel; if (fuel < 0) unreachable

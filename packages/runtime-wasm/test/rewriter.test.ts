@@ -75,6 +75,10 @@ describe('fuel, per construct, as the table in host-abi.md section 10 says', () 
     const oob = m.call('fill', 2 ** 31);
     expect(oob.trapped).toBe(true);
     expect(oob.used).toBe(4 + Math.floor(65_536 / unit));
+    // A memory without a declared maximum: capped by its current size when the instruction runs.
+    const unbounded = metered(`(module (memory 1) (func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 0) (local.get 0))))`);
+    expect(unbounded.call('fill', 2 ** 31)).toMatchObject({ trapped: true, used: 4 + Math.floor(65_536 / unit) });
+    expect(unbounded.call('fill', 100).used).toBe(4 + Math.floor(100 / unit));
   });
 
   test('memory.grow costs 2^growPageShift units per page asked for plus one page, whether or not the memory grows', () => {
