@@ -12,11 +12,12 @@
 // A case whose child does not answer within 60 s is reported as hung. The first case, the witness
 // alone, is the machine's noise floor.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setImmediate } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { childArgs, emit, measure, RESULT_MARKER } from '../lib/report.mjs';
 
-const STALL_BOUND_MS = 100; // docs/sandbox.md, packages/runtime-wasm/test/stall.ts
+const STALL_BOUND_MS = 100; // docs/host-abi.md §10, test/stall.ts
 const ROUNDS = 4;
 const CHILD_TIMEOUT_MS = 60_000;
 const MiB = 1024 * 1024;
@@ -24,23 +25,30 @@ const MiB = 1024 * 1024;
 /** The hostile cases: a title and how the child builds the plugins it loads under the meter. */
 const CASES = {
   baseline: { title: 'witness alone (noise floor)' },
-  'endless-loop': { title: 'endless loop in a handler (corpus handler-loop)' },
+  'endless-loop': { corpus: 'handler-loop' },
   'fill-loop': { title: 'endless memory.fill of the whole 16 MiB memory' },
   'host-call-loop': { title: 'endless hc_clock_now loop (1,000 served, the rest refused)' },
   'recursion-host-call': { title: 'deep recursion with a host call at every level' },
-  'deep-recursion': { title: 'deep recursion (corpus deep-recursion)' },
-  'start-loop': { title: 'endless loop in the start function (corpus start-loop)' },
-  'setup-loop': { title: 'endless loop in hc_setup (corpus setup-loop)' },
-  'memory-bomb': { title: 'memory.grow until refused, no maximum declared (corpus memory-bomb)' },
-  'huge-log': { title: 'hc_log of 60 KB x 10,000 per event (corpus huge-log)' },
-  'write-flood': { title: 'hc_state_set x 100,000 per event (corpus write-flood)' },
-  'write-flood-burst': { title: 'write-flood with a burst of 16 events queued at once', burst: 16 },
+  'deep-recursion': { corpus: 'deep-recursion' },
+  'start-loop': { corpus: 'start-loop' },
+  'setup-loop': { corpus: 'setup-loop' },
+  'memory-bomb': { corpus: 'memory-bomb' },
+  'huge-log': { corpus: 'huge-log' },
+  'write-flood': { corpus: 'write-flood' },
+  'write-flood-burst': { corpus: 'write-flood', burst: 16 },
   'million-functions': { title: 'load of a module with 1,000,000 functions (refused)' },
   'huge-table': { title: 'load of a module with a 10,000,000-entry table (refused)' },
   'table-at-limit': { title: 'load + calls of a module with a 100,000-entry table, all filled' },
   'max-module': { title: 'load of a 16 MiB module of typical code (the maxModuleBytes cap)' },
-  'feedback-loop': { title: 'feedback loop: two plugins answering each other\'s writes' },
+  'feedback-loop': { title: "feedback loop: two plugins answering each other's writes" },
 };
+// A corpus case is titled by its module's first comment line.
+for (const c of Object.values(CASES)) {
+  if (c.corpus === undefined) continue;
+  const text = readFileSync(new URL(`../../packages/runtime-wasm/test/hostile/${c.corpus}.wat`, import.meta.url), 'utf8');
+  const first = /^;;\s*(.*?)\.?\s*$/m.exec(text.split('\n')[0] ?? '')?.[1] ?? c.corpus;
+  c.title = `${first.charAt(0).toLowerCase()}${first.slice(1)} (corpus ${c.corpus})${c.burst ? `, ${c.burst} events queued at once` : ''}`;
+}
 
 function pluginManifest(domain, extra = {}) {
   return {
@@ -72,9 +80,8 @@ async function hostilePlugins(name) {
     case 'memory-bomb':
     case 'huge-log':
     case 'write-flood':
-      return one(hostileCorpus({ 'endless-loop': 'handler-loop' }[name] ?? name));
     case 'write-flood-burst':
-      return one(hostileCorpus('write-flood'));
+      return one(hostileCorpus(CASES[name].corpus));
     case 'fill-loop':
       return one(wat(guestWat({ memory: '(memory (export "memory") 256 256)', body: hooks(`(local $i i32) (loop $next (memory.fill (i32.const 0) (local.get $i) (i32.const ${16 * MiB})) (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $next)) (i32.const 0)`) })));
     case 'host-call-loop':
