@@ -266,6 +266,7 @@ export class WasmPluginInstance implements PluginInstance {
       if (start !== undefined) {
         fuel.value = this.init.limits.startFuel;
         start();
+        if ((fuel.value as number) < 0) throw new FuelExhausted('fuel exhausted');
       }
       this.counters.instantiations++;
       return exports;
@@ -346,6 +347,9 @@ export class WasmPluginInstance implements PluginInstance {
           exports.hc_free(ptr, size);
         }
       }
+      // Runs between checks may take the counter below zero without trapping (host-abi.md
+      // section 10): a call that ends there used more than its budget and fails like a fuel trap.
+      if ((fuel.value as number) < 0) throw new FuelExhausted('fuel exhausted');
       this.recordFuel(budget - (fuel.value as number));
     } catch (err) {
       this.phase = 'idle';

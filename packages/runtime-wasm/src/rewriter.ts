@@ -124,7 +124,8 @@ const PAGES_IN_BULK_UNITS = [0x3f, 0x00, 0x41, ...sleb(16 - FUEL_COSTS.bulkByteS
 const TABLE_SHIFT = [0x41, ...sleb(FUEL_COSTS.tableEntryShift), 0x76];
 
 // Kinds of insertion points.
-const STATIC = 0;
+const STATIC = 0; // a run's charge, then the check that traps below zero
+const STATIC_UNCHECKED = 4; // a run's charge without the check (see scanBody)
 const BULK = 1;
 const TABLE = 2;
 const GROW = 3;
@@ -307,6 +308,7 @@ function* meterCodeSection(
     getFuel: new Uint8Array([0x23, ...g]),
     subtractConst: new Uint8Array([0x23, ...g, 0x41]),
     storeAndCheck: new Uint8Array([0x6b, 0x24, ...g, 0x23, ...g, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b]),
+    store: new Uint8Array([0x6b, 0x24, ...g]),
   };
   const job: CodeJob = { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, charge, cursor: new Cursor(bytes, start, end) };
   // The loop is in a plain function: V8 does not optimise a long-running loop inside a generator.
@@ -332,7 +334,7 @@ interface CodeJob {
   readonly insertions: Insertions;
   readonly memoryCap: number[] | undefined;
   readonly tableCap: number[] | undefined;
-  readonly charge: { readonly getFuel: Uint8Array; readonly subtractConst: Uint8Array; readonly storeAndCheck: Uint8Array };
+  readonly charge: { readonly getFuel: Uint8Array; readonly subtractConst: Uint8Array; readonly storeAndCheck: Uint8Array; readonly store: Uint8Array };
   readonly cursor: Cursor;
 }
 
@@ -382,10 +384,16 @@ function meterFunctions(job: CodeJob, first: number, untilByte: number, untilFun
     for (let k = 0; k < insertions.length; k++) {
       const kind = insertions.kind[k] as number;
       const cost = insertions.cost[k] as number;
-      if (kind === STATIC && cost === 0) continue;
+      if ((kind === STATIC || kind === STATIC_UNCHECKED) && cost === 0) continue;
       const at = insertions.at[k] as number;
       out.copy(bytes, copied, at);
       copied = at;
+      if (kind === STATIC_UNCHECKED) {
+        out.bytes(charge.subtractConst); // global.get $fuel; i32.const; i32.sub; global.set $fuel
+        out.sleb(cost);
+        out.bytes(charge.store);
+        continue;
+      }
       if (kind === STATIC) {
         out.bytes(charge.subtractConst); // global.get $fuel; i32.const
         out.sleb(cost);
@@ -460,8 +468,14 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
   let dead = false;
   let scratch = false;
   // Each run's charge goes at its start; its cost is filled in when the run ends (0: nothing emitted).
+  // Only some runs also check the counter: the function's entry, loop headers, and every run from
+  // the first call on (in byte order). The others cannot repeat without passing a check (a loop
+  // header or a function entry) and hold no call, so between two checks a guest runs at most one
+  // function body's worth of unchecked code; a call that returns with the counter below zero fails.
   let runSlot = insertions.length;
   insertions.push(pos, STATIC, 0);
+  let seenCall = false;
+  let loopHeader = false; // set by `loop`: the run it starts is checked
   let newRun = false; // set by an instruction after which a new run starts
   let deadAfter = false; // set by an unconditional branch: the new run is unreachable
   while (true) {
@@ -484,6 +498,10 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
       }
       // br_if and call: the LEB is skipped inline; a byte past `end` reads as undefined, ends the
       // loop, and is caught by the check below.
+      if (op === 0x10 && !seenCall) {
+        seenCall = true;
+        insertions.kind[runSlot] = STATIC;
+      }
       const from = pos;
       while (((bytes[pos++] as number) & 0x80) !== 0);
       if (pos > end || pos - from > 5) lebError(index, from);
@@ -532,6 +550,7 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
         if (++depth > maxNesting) checkShape(shape, 'nesting', depth, `function ${index}`);
         if (op === 0x04) runCost++;
         if (op !== 0x02) newRun = true;
+        if (op === 0x03) loopHeader = true;
         break;
       }
       case 0x05: // else
@@ -567,6 +586,10 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
         pos = readU32(bytes, pos, end);
         if (lebValue !== 0) refuse(index, at, 'call_indirect through a table other than table 0 (reference types)');
         runCost += FUEL_COSTS.callIndirect;
+        if (!seenCall) {
+          seenCall = true;
+          insertions.kind[runSlot] = STATIC;
+        }
         break;
       case 0x3f: // memory.size
       case 0x40: // memory.grow
@@ -647,7 +670,8 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
       dead = deadAfter;
       newRun = deadAfter = false;
       runSlot = insertions.length;
-      insertions.push(pos, STATIC, 0);
+      insertions.push(pos, seenCall || loopHeader ? STATIC : STATIC_UNCHECKED, 0);
+      loopHeader = false;
     }
   }
 }

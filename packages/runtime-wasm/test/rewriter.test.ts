@@ -100,6 +100,19 @@ describe('fuel, per construct, as the table in host-abi.md section 10 says', () 
     expect(fuel.value).toBeLessThan(0);
   });
 
+  test('a call that ends below zero in code between checks fails with FUEL_EXHAUSTED, like a trap', async () => {
+    // After the block's end, 151 units of straight-line code with no call and no loop: charged, not checked.
+    const tail = new Array(150).fill('(drop (i32.const 1))').join(' ');
+    const body = `(func (export "hc_on_event") (param i32 i32) (result i32) (block (nop)) ${tail} (i32.const 0))`;
+    const { runtime } = devRuntime();
+    const instance = await runtime.load(wat(guest({ body })), manifest({ limits: { fuel_per_call: 100 } }));
+    const { stubContext, delivered } = await import('./helpers.js');
+    await instance.setup(stubContext().ctx);
+    const err = await rejection(instance.handleEvent(delivered('my_event')));
+    expect(err.code).toBe(ErrorCode.WASM_FUEL_EXHAUSTED);
+    expect(instance.stats()).toMatchObject({ traps: 1, fuelLastCall: 100 });
+  });
+
   test('the start function runs under startFuel; an endless one traps', () => {
     const ok = meterModule(wat(`(module (global $g (mut i32) (i32.const 0)) (func $s (global.set $g (i32.const 5))) (start $s) (export "g" (global $g)))`), { startFuel: 10 });
     const instance = new WebAssembly.Instance(new WebAssembly.Module(ok), {});
