@@ -35,8 +35,10 @@ export const FUEL_COSTS = Object.freeze({
   division: 4,
   /** `f32`/`f64` `sqrt` and `div`. */
   floatDivision: 4,
+  /** `call` (a frame is set up and torn down: a few nanoseconds even for an empty callee). */
+  call: 3,
   /** `call_indirect` (a table load, a signature check and an indirect call). */
-  callIndirect: 2,
+  callIndirect: 4,
   /** `memory.fill` / `memory.copy` / `memory.init`: one unit per 2^bulkByteShift bytes, plus one. */
   bulkByteShift: 2,
   /** `table.copy` / `table.init`: one unit per 2^tableEntryShift entries, plus one. */
@@ -498,9 +500,12 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
       }
       // br_if and call: the LEB is skipped inline; a byte past `end` reads as undefined, ends the
       // loop, and is caught by the check below.
-      if (op === 0x10 && !seenCall) {
-        seenCall = true;
-        insertions.kind[runSlot] = STATIC;
+      if (op === 0x10) {
+        runCost += FUEL_COSTS.call - 1;
+        if (!seenCall) {
+          seenCall = true;
+          insertions.kind[runSlot] = STATIC;
+        }
       }
       const from = pos;
       while (((bytes[pos++] as number) & 0x80) !== 0);
