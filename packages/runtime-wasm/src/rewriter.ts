@@ -478,6 +478,12 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
   insertions.push(pos, STATIC, 0);
   let seenCall = false;
   let loopHeader = false; // set by `loop`: the run it starts is checked
+  // Open blocks and ifs. One with no branch, loop or call inside ("simple") is reached after its
+  // end only by falling through, so it needs no runs of its own: an if is charged its dearer arm in
+  // the enclosing run, and the run goes on after its end. Decided when it closes, so its arms are
+  // scanned as runs first and folded back.
+  const frames = FRAMES;
+  let open = 0; // frames in use: frames[0 .. open)
   let newRun = false; // set by an instruction after which a new run starts
   let deadAfter = false; // set by an unconditional branch: the new run is unreachable
   while (true) {
@@ -500,6 +506,9 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
       }
       // br_if and call: the LEB is skipped inline; a byte past `end` reads as undefined, ends the
       // loop, and is caught by the check below.
+      if (op === 0x10 || op === 0x0d) {
+        if (open > 0) frames.simple[open - 1] = 0; // a call or a br_if: not straight-line
+      }
       if (op === 0x10) {
         runCost += FUEL_COSTS.call - 1;
         if (!seenCall) {
@@ -534,6 +543,7 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
       case 0x0f: // return
         runCost++;
         newRun = deadAfter = true;
+        if (open > 0) frames.simple[open - 1] = 0;
         break;
       case 0x1b: // select
         runCost++;
@@ -555,7 +565,17 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
         if (++depth > maxNesting) checkShape(shape, 'nesting', depth, `function ${index}`);
         if (op === 0x04) runCost++;
         if (op !== 0x02) newRun = true;
-        if (op === 0x03) loopHeader = true;
+        if (op === 0x03) {
+          loopHeader = true;
+          if (open > 0) frames.simple[open - 1] = 0;
+        }
+        frames.reserve(open + 1);
+        frames.kind[open] = op;
+        frames.simple[open] = op === 0x03 ? 0 : 1;
+        frames.outer[open] = runSlot;
+        frames.arm[open] = -1;
+        frames.elseArm[open] = -1;
+        open++;
         break;
       }
       case 0x05: // else
@@ -569,12 +589,32 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
           return scratch;
         }
         depth--;
+        open--;
+        if (frames.simple[open] === 1) {
+          // Fold the construct back into the run it is in (see `frames` above).
+          if (!dead) insertions.cost[runSlot] = runCost;
+          const outer = frames.outer[open] as number;
+          if (frames.kind[open] === 0x04) {
+            const thenArm = frames.arm[open] as number;
+            const elseArm = frames.elseArm[open] as number;
+            const thenCost = thenArm < 0 ? 0 : (insertions.cost[thenArm] as number);
+            const elseCost = elseArm < 0 ? 0 : (insertions.cost[elseArm] as number);
+            if (thenArm >= 0) insertions.cost[thenArm] = 0;
+            if (elseArm >= 0) insertions.cost[elseArm] = 0;
+            insertions.cost[outer] = (insertions.cost[outer] as number) + Math.max(thenCost, elseCost);
+          }
+          runSlot = outer;
+          runCost = insertions.cost[outer] as number;
+          break;
+        }
+        if (open > 0) frames.simple[open - 1] = 0;
         newRun = true;
         break;
       case 0x0c: // br
         pos = skipLeb(bytes, pos, end, 5);
         runCost++;
         newRun = deadAfter = true;
+        if (open > 0) frames.simple[open - 1] = 0;
         break;
       case 0x0e: {
         // br_table
@@ -584,6 +624,7 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
         for (let k = 0; k <= n; k++) pos = skipLeb(bytes, pos, end, 5);
         runCost++;
         newRun = deadAfter = true;
+        if (open > 0) frames.simple[open - 1] = 0;
         break;
       }
       case 0x11: // call_indirect typeidx tableidx
@@ -591,6 +632,7 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
         pos = readU32(bytes, pos, end);
         if (lebValue !== 0) refuse(index, at, 'call_indirect through a table other than table 0 (reference types)');
         runCost += FUEL_COSTS.callIndirect;
+        if (open > 0) frames.simple[open - 1] = 0;
         if (!seenCall) {
           seenCall = true;
           insertions.kind[runSlot] = STATIC;
@@ -677,9 +719,38 @@ function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: Modu
       runSlot = insertions.length;
       insertions.push(pos, seenCall || loopHeader ? STATIC : STATIC_UNCHECKED, 0);
       loopHeader = false;
+      // The arms of an if are runs of their own until the if closes.
+      if (open > 0 && frames.kind[open - 1] === 0x04) {
+        if (op === 0x04) frames.arm[open - 1] = runSlot;
+        else if (op === 0x05) frames.elseArm[open - 1] = runSlot;
+      }
     }
   }
 }
+
+/** The open blocks, ifs and loops of the function being scanned (reused: scans never overlap). */
+class Frames {
+  kind = new Uint8Array(64);
+  simple = new Uint8Array(64);
+  outer = new Int32Array(64);
+  arm = new Int32Array(64);
+  elseArm = new Int32Array(64);
+  reserve(n: number): void {
+    if (n <= this.kind.length) return;
+    const size = Math.max(n, this.kind.length * 2);
+    const grow = <T extends Uint8Array | Int32Array>(a: T, make: (k: number) => T): T => {
+      const b = make(size);
+      b.set(a);
+      return b;
+    };
+    this.kind = grow(this.kind, (k) => new Uint8Array(k));
+    this.simple = grow(this.simple, (k) => new Uint8Array(k));
+    this.outer = grow(this.outer, (k) => new Int32Array(k));
+    this.arm = grow(this.arm, (k) => new Int32Array(k));
+    this.elseArm = grow(this.elseArm, (k) => new Int32Array(k));
+  }
+}
+const FRAMES = new Frames();
 
 function lebError(index: number, at: number): never {
   throw new BinaryFormatError(`function ${index} has a malformed or truncated integer at byte ${at}`);

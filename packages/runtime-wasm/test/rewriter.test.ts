@@ -38,8 +38,13 @@ describe('fuel, per construct, as the table in host-abi.md section 10 says', () 
     ['one unit per instruction', fn('(drop (i32.add (i32.const 1) (i32.const 2)))'), 3],
     ['local.get/set, global.get/set', `(module (global $g (mut i32) (i32.const 0)) (func (export "f") (local i32) (local.set 0 (global.get $g)) (global.set $g (local.get 0))))`, 4],
     ['loads and stores', fn('(i32.store (i32.const 0) (i32.load (i32.const 4)))'), 4],
-    ['if: the condition and the if, then the arm taken', fn('(if (i32.const 1) (then (drop (i32.const 2))) (else (drop (i32.const 3)) (drop (i32.const 4))))'), 3],
-    ['if: the else arm', fn('(if (i32.const 0) (then (drop (i32.const 2))) (else (drop (i32.const 3)) (drop (i32.const 4))))'), 4],
+    // An if with straight-line arms (no branch, loop or call) is charged its dearer arm up front.
+    ['straight-line if: the condition, the if and the dearer arm, whichever runs', fn('(if (i32.const 1) (then (drop (i32.const 2))) (else (drop (i32.const 3)) (drop (i32.const 4))))'), 4],
+    ['straight-line if: the same when the cheaper arm runs', fn('(if (i32.const 0) (then (drop (i32.const 3)) (drop (i32.const 4))) (else (drop (i32.const 2))))'), 4],
+    ['nested straight-line ifs fold into one charge', fn('(if (i32.const 1) (then (if (i32.const 1) (then (drop (i32.const 2))))))'), 5],
+    // An arm with a call (or a branch or a loop) makes the if a run boundary: the arm taken is charged.
+    ['if with a call in an arm: the arm taken', `(module (func $g) (func (export "f") (if (i32.const 0) (then (call $g)) (else (drop (i32.const 2))))))`, 3],
+    ['if with a call in an arm: the other arm', `(module (func $g) (func (export "f") (if (i32.const 1) (then (call $g)) (else (drop (i32.const 2))))))`, 2 + 3],
     ['br: the unreachable rest of its block is not charged', fn('(block (br 0) (drop (i32.const 1)) (drop (i32.const 2)))'), 1],
     ['return', fn('(return) (drop (i32.const 1))'), 1],
     ['select', fn('(drop (select (i32.const 1) (i32.const 2) (i32.const 0)))'), 4],
