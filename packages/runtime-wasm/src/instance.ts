@@ -26,6 +26,9 @@ import type { PluginLimits } from './options.js';
 import { FUEL_COSTS, FUEL_EXPORT, START_EXPORT } from './rewriter.js';
 import { FuelExhausted, GuestAbort, readAssemblyScriptString, trapError } from './traps.js';
 
+/** Effects applied in one turn of the event loop; a call with more hands the loop back between slices. */
+const EFFECTS_PER_SLICE = 128;
+
 /** Bytes of one `hc_log` message the host keeps; the rest is cut at a character boundary. */
 export const LOG_MESSAGE_MAX_BYTES = 4096;
 
@@ -91,6 +94,8 @@ export class WasmPluginInstance implements PluginInstance {
   private subscriptions: (() => void)[] = [];
   /** Effects of the running call, applied in order after it returns; dropped if it traps. */
   private effects: Effect[] = [];
+  /** Resolves when the effects of the last call are all applied, while they are being applied in slices. */
+  private effectsTail: Promise<void> | undefined;
   /** The fuel counter while the start function runs (before `exports` is set). */
   private startFuel: WebAssembly.Global | undefined;
   /** Log lines of the running call, written after it returns (also after a trap: they help explain it). */
@@ -178,11 +183,11 @@ export class WasmPluginInstance implements PluginInstance {
       this.restoreIfNeeded();
       this.expectOk(hook, this.invoke(hook, delivered.bytes()));
     };
-    if (this.busy) return this.exclusive(run);
+    if (this.busy) return this.exclusive(run).then(() => this.effectsTail);
     try {
       this.busy = true;
       this.holding(run);
-      return undefined;
+      return this.effectsTail;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -236,21 +241,35 @@ export class WasmPluginInstance implements PluginInstance {
   private async exclusive<T>(fn: () => T): Promise<T> {
     if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.busy = true;
-    return this.holding(fn);
+    const result = this.holding(fn);
+    if (this.effectsTail !== undefined) await this.effectsTail;
+    return result;
   }
 
   /** Runs `fn` while this caller holds the instance, then hands it to the next waiter or frees it. */
   private holding<T>(fn: () => T): T {
+    let released = false;
     try {
       if (this.disposed) {
         throw new HomecoreError(ErrorCode.OPERATION_NOT_ALLOWED, 'the wasm instance was disposed: load the plugin again', { plugin: this.plugin });
       }
-      return fn();
+      const result = fn();
+      const tail = this.effectsTail;
+      if (tail !== undefined) {
+        // The call's effects are still being applied: the next call waits for them, in order.
+        released = true;
+        void tail.then(() => this.release());
+      }
+      return result;
     } finally {
-      const next = this.waiting.shift();
-      if (next !== undefined) next();
-      else this.busy = false;
+      if (!released) this.release();
     }
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next();
+    else this.busy = false;
   }
 
   /** A fresh instance; its start function (exported by the rewriter) runs here under the start budget. */
@@ -386,7 +405,11 @@ export class WasmPluginInstance implements PluginInstance {
     return status;
   }
 
-  /** Applies the call's effects in the order they were made, on the host's own stack. */
+  /**
+   * Applies the call's effects in the order they were made, on the host's own stack. Many effects
+   * are applied in slices that hand the event loop back between them (`effectsTail` resolves when
+   * all are done; the instance's next call waits for it).
+   */
   private applyEffects(): void {
     this.pendingStates.clear();
     if (this.effects.length === 0) return;
@@ -394,24 +417,49 @@ export class WasmPluginInstance implements PluginInstance {
     this.effects = [];
     const context = this.context;
     if (context === undefined) return;
-    // Refused when applied (a rate limit, a loop bound, a resource cap): the guest already had OK,
-    // so refusals are counted, and logged once per call and reason, and the other effects still apply.
-    let refusals: Map<string, { count: number; first: string }> | undefined;
-    for (const effect of effects) {
+    const refusals = new Map<string, { count: number; first: string }>();
+    let at = this.applySlice(context, effects, 0, refusals);
+    if (at >= effects.length) {
+      this.logRefusals(context, refusals);
+      return;
+    }
+    this.effectsTail = new Promise<void>((resolve) => {
+      const step = (): void => {
+        if (!this.disposed) at = this.applySlice(context, effects, at, refusals);
+        if (at < effects.length && !this.disposed) {
+          setImmediate(step);
+          return;
+        }
+        this.logRefusals(context, refusals);
+        this.effectsTail = undefined;
+        resolve();
+      };
+      setImmediate(step);
+    });
+  }
+
+  /** Applies up to EFFECTS_PER_SLICE effects from `from`; returns where it stopped. */
+  private applySlice(context: PluginContext, effects: readonly Effect[], from: number, refusals: Map<string, { count: number; first: string }>): number {
+    const to = Math.min(effects.length, from + EFFECTS_PER_SLICE);
+    for (let i = from; i < to; i++) {
       try {
-        effect(context);
+        (effects[i] as Effect)(context);
         this.counters.effectsApplied++;
       } catch (err) {
         if (err === DENIAL_REPLAYED) continue;
+        // Refused when applied (a rate limit, a loop bound, a resource cap): the guest already had
+        // OK, so refusals are counted, and logged once per call and reason.
         this.counters.effectsRefused++;
         const code = isHomecoreError(err) ? err.code : 'error';
-        refusals ??= new Map();
         const seen = refusals.get(code);
         if (seen === undefined) refusals.set(code, { count: 1, first: err instanceof Error ? err.message : String(err) });
         else seen.count++;
       }
     }
-    if (refusals === undefined) return;
+    return to;
+  }
+
+  private logRefusals(context: PluginContext, refusals: ReadonlyMap<string, { count: number; first: string }>): void {
     for (const { count, first } of refusals.values()) {
       try {
         context.logger.warn(`${count === 1 ? 'an action' : `${count} actions`} of the wasm plugin ${count === 1 ? 'was' : 'were'} refused: ${first}`);

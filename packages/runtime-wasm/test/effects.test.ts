@@ -99,6 +99,30 @@ describe('effects after return', () => {
     expect(registry.audit('probe').map((d) => d.target)).toEqual(['state_changed', 'call_service', 'time_changed']);
   });
 
+  test('many effects are applied in slices that hand the event loop back, in order, with their cause', async () => {
+    // 400 writes to sensor.a with alternating values, in one call.
+    const body = `(func (export "hc_on_event") (param i32 i32) (result i32) (local $i i32)
+      (loop $l
+        (drop (call $hc_state_set (i32.const 300) (i32.const 8) (i32.add (i32.const 330) (i32.and (local.get $i) (i32.const 1))) (i32.const 1) (i32.const 0) (i32.const 0)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const 400))))
+      (i32.const 0))`;
+    const { core, seen, go, stats, failures } = await house(body);
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    await go();
+    clearInterval(ticker);
+    expect(failures).toEqual([]);
+    const writes = seen.filter((e) => e.event_type === 'state_changed');
+    expect(writes).toHaveLength(400);
+    expect(writes.map((e) => (e.data as { new_state: { state: string } }).new_state.state).slice(0, 4)).toEqual(['1', '2', '1', '2']);
+    const trigger = seen.find((e) => e.event_type === 'go');
+    expect(new Set(writes.map((e) => e.context.parent_id))).toEqual(new Set([trigger?.context.id]));
+    expect(core.getState('sensor.a')?.state).toBe('2');
+    expect(stats().effectsApplied).toBe(400);
+    expect(turns).toBeGreaterThan(0); // the loop ran between slices
+  });
+
   test('hc_clock_now counts in the host call quota', async () => {
     const body = `(func (export "hc_on_event") (param i32 i32) (result i32) (local $i i32)
       (loop $l (drop (call $hc_clock_now)) (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const 5000))))
