@@ -1,4 +1,5 @@
 // Home Assistant's exact JSON shapes (reference: core.py `State._as_dict`, `Event._as_dict`).
+import { RESERVED_EVENT_TYPE_NAMES } from '@homecore/manifest/reserved';
 
 /** A JSON object, as plugins send and receive it. */
 export type JsonObject = { [key: string]: JsonValue };
@@ -125,31 +126,4 @@ export const EventType = {
  * no permission grant covers them, not even `event:fire:*`, so a plugin cannot forge a state change,
  * a service call, a clock tick or a lifecycle signal.
  */
-export const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set([
-  'state_changed',
-  'state_reported',
-  'call_service',
-  'service_registered',
-  'service_removed',
-  'time_changed',
-  'homeassistant_start',
-  'homeassistant_started',
-  'homeassistant_stop',
-  'homeassistant_final_write',
-  'homeassistant_close',
-  'component_loaded',
-  'core_config_updated',
-  'entity_registry_updated',
-  'device_registry_updated',
-  'area_registry_updated',
-  'floor_registry_updated',
-  'label_registry_updated',
-  'category_registry_updated',
-  'config_entry_discovered',
-  'logging_changed',
-  'user_added',
-  'user_updated',
-  'user_removed',
-  'themes_updated',
-  'panels_updated',
-]);
+export const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set(RESERVED_EVENT_TYPE_NAMES);

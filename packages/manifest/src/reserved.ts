@@ -1,9 +1,8 @@
 import { type ManifestIssue, show } from './issues.js';
 
 /**
- * Event types only the core fires; a plugin may never fire them, whatever it claims. The same list
- * as core-traits' `RESERVED_EVENT_TYPES` (this package sits below core-traits; a registry test
- * keeps the two equal).
+ * Event types only the core fires (Home Assistant's core-owned events); a plugin may never fire
+ * them, whatever it claims. core-traits' `RESERVED_EVENT_TYPES` is built from this list.
  */
 export const RESERVED_EVENT_TYPE_NAMES: readonly string[] = Object.freeze([
   'state_changed',
