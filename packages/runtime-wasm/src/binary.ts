@@ -171,12 +171,13 @@ const FEATURE_NAMES: Record<number, string> = {
   0x6f: 'reference types (externref)',
 };
 
-class Reader {
+/** A bounds-checked reader over one range of a binary (`pos` and `end` may be moved to reuse it). */
+export class Reader {
   pos: number;
   constructor(
     readonly bytes: Uint8Array,
     start: number,
-    readonly end: number,
+    public end: number,
   ) {
     this.pos = start;
   }

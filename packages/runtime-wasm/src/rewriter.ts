@@ -12,6 +12,7 @@ import {
   DEFAULT_SHAPE_LIMITS,
   ExternKind,
   ForbiddenFeatureError,
+  Reader,
   checkShape,
   readModuleLayout,
   type ModuleLayout,
@@ -179,7 +180,7 @@ function* meterSteps(bytes: Uint8Array, options: MeterOptions): Generator<undefi
   const taken = layout.exports.find((e) => e.name === FUEL_EXPORT || e.name === START_EXPORT);
   if (taken !== undefined) throw new BinaryFormatError(`the module already exports '${taken.name}', a name the metering adds`);
   const startSection = options.exportStart === true ? layout.sections.find((sec) => sec.id === 8) : undefined;
-  const startFunction = startSection === undefined ? undefined : new Cursor(bytes, startSection.bodyStart, startSection.end).u32();
+  const startFunction = startSection === undefined ? undefined : new Reader(bytes, startSection.bodyStart, startSection.end).uleb();
   const encoder = new TextEncoder();
   const addedExports: number[] = [];
   const exportEntry = (name: string, kind: number, index: number): void => {
@@ -215,8 +216,8 @@ function* meterSteps(bytes: Uint8Array, options: MeterOptions): Generator<undefi
     if (!exportWritten && section.id !== 0 && order > sectionOrder(7)) writeExportSection();
     if (section.id === 6) {
       globalsWritten = true;
-      const r = new Cursor(bytes, section.bodyStart, section.end);
-      const count = r.u32();
+      const r = new Reader(bytes, section.bodyStart, section.end);
+      const count = r.uleb();
       const init = [0x7f, 0x01, 0x41, ...sleb(startFuel), 0x0b];
       const rest = bytes.subarray(r.pos, section.end);
       const countBytes = uleb(count + 1);
@@ -227,8 +228,8 @@ function* meterSteps(bytes: Uint8Array, options: MeterOptions): Generator<undefi
       out.array(init);
     } else if (section.id === 7) {
       exportWritten = true;
-      const r = new Cursor(bytes, section.bodyStart, section.end);
-      const count = r.u32();
+      const r = new Reader(bytes, section.bodyStart, section.end);
+      const count = r.uleb();
       const rest = bytes.subarray(r.pos, section.end);
       const countBytes = uleb(count + addedExportCount);
       out.byte(7);
@@ -291,8 +292,8 @@ function* meterCodeSection(
   shape: ModuleShapeLimits,
   out: ByteSink,
 ): Generator<undefined, void, undefined> {
-  const r = new Cursor(bytes, start, end);
-  const count = r.u32();
+  const r = new Reader(bytes, start, end);
+  const count = r.uleb();
   if (count !== layout.functionTypes.length) {
     throw new BinaryFormatError(`code section has ${count} bodies but the function section declares ${layout.functionTypes.length}`);
   }
@@ -312,7 +313,7 @@ function* meterCodeSection(
     storeAndCheck: new Uint8Array([0x6b, 0x24, ...g, 0x23, ...g, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b]),
     store: new Uint8Array([0x6b, 0x24, ...g]),
   };
-  const job: CodeJob = { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, charge, cursor: new Cursor(bytes, start, end) };
+  const job: CodeJob = { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, charge, cursor: new Reader(bytes, start, end) };
   // The loop is in a plain function: V8 does not optimise a long-running loop inside a generator.
   for (let next = 0; next < count; ) {
     next = meterFunctions(job, next, r.pos + METER_SLICE_BYTES, next + METER_SLICE_FUNCTIONS);
@@ -331,13 +332,13 @@ interface CodeJob {
   readonly fuelGlobal: number;
   readonly shape: ModuleShapeLimits;
   readonly out: ByteSink;
-  readonly r: Cursor;
+  readonly r: Reader;
   readonly count: number;
   readonly insertions: Insertions;
   readonly memoryCap: number[] | undefined;
   readonly tableCap: number[] | undefined;
   readonly charge: { readonly getFuel: Uint8Array; readonly subtractConst: Uint8Array; readonly storeAndCheck: Uint8Array; readonly store: Uint8Array };
-  readonly cursor: Cursor;
+  readonly cursor: Reader;
 }
 
 /** Meters functions from `first` on, until one ends past `untilByte`; returns the next function's number. */
@@ -347,7 +348,7 @@ function meterFunctions(job: CodeJob, first: number, untilByte: number, untilFun
   const maxLocals = shape.locals;
   for (let i = first; i < count; i++) {
     const index = functionImports + i;
-    const size = r.u32();
+    const size = r.uleb();
     const bodyStart = r.pos;
     const bodyEnd = bodyStart + size;
     if (bodyEnd > end) throw new BinaryFormatError(`body of function ${index} runs past the code section`);
@@ -359,9 +360,9 @@ function meterFunctions(job: CodeJob, first: number, untilByte: number, untilFun
     const type = layout.types[layout.functionTypes[i] as number];
     if (type === undefined) throw new BinaryFormatError(`function ${index} has an unknown type index`);
     let locals = type.params.length;
-    const groups = body.u32();
+    const groups = body.uleb();
     for (let k = 0; k < groups; k++) {
-      locals += body.u32();
+      locals += body.uleb();
       if (locals > maxLocals) checkShape(shape, 'locals', locals, `function ${index}`);
       const t = body.byte();
       if (t !== 0x7f && t !== 0x7e && t !== 0x7d && t !== 0x7c) {
@@ -458,7 +459,7 @@ function meterFunctions(job: CodeJob, first: number, untilByte: number, untilFun
  * Returns whether the function needs the scratch local (it has an operand-sized instruction).
  * Written with locals rather than closures or a cursor object: it runs once per instruction.
  */
-function scanBody(body: Cursor, index: number, layout: ModuleLayout, shape: ModuleShapeLimits, insertions: Insertions, locals: number, globals: number): boolean {
+function scanBody(body: Reader, index: number, layout: ModuleLayout, shape: ModuleShapeLimits, insertions: Insertions, locals: number, globals: number): boolean {
   const bytes = body.bytes;
   const end = body.end;
   const maxNesting = shape.nesting;
@@ -802,33 +803,6 @@ function skipLeb(bytes: Uint8Array, pos: number, end: number, max: number): numb
     if (((bytes[pos++] as number) & 0x80) === 0) return pos;
   }
   throw new BinaryFormatError(`integer representation too long at byte ${pos}`);
-}
-
-/** A bounds-checked reader over one range of a binary. */
-class Cursor {
-  constructor(
-    readonly bytes: Uint8Array,
-    public pos: number,
-    public end: number,
-  ) {}
-  byte(): number {
-    if (this.pos >= this.end) throw new BinaryFormatError(`unexpected end of data at byte ${this.pos}`);
-    return this.bytes[this.pos++] as number;
-  }
-  u32(): number {
-    let result = 0;
-    let shift = 0;
-    for (let i = 0; i < 5; i++) {
-      const b = this.byte();
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) {
-        if (result > 0xffffffff) throw new BinaryFormatError(`integer too large at byte ${this.pos - 1}`);
-        return result;
-      }
-      shift += 7;
-    }
-    throw new BinaryFormatError(`integer representation too long at byte ${this.pos}`);
-  }
 }
 
 /** A growable output buffer. */
