@@ -266,20 +266,21 @@ class Insertions {
   push(at: number, kind: number, cost: number): void {
     if (this.length === this.at.length) {
       const size = this.length * 2;
-      const grow = <T extends Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-        const b = make(size);
-        b.set(a);
-        return b;
-      };
-      this.at = grow(this.at, (n) => new Int32Array(n));
-      this.kind = grow(this.kind, (n) => new Uint8Array(n));
-      this.cost = grow(this.cost, (n) => new Int32Array(n));
+      this.at = grown(this.at, new Int32Array(size));
+      this.kind = grown(this.kind, new Uint8Array(size));
+      this.cost = grown(this.cost, new Int32Array(size));
     }
     this.at[this.length] = at;
     this.kind[this.length] = kind;
     this.cost[this.length] = cost;
     this.length++;
   }
+}
+
+/** `into` with `from` copied to its start (for growing the scanner's typed arrays). */
+function grown<T extends Int32Array | Uint8Array>(from: T, into: T): T {
+  into.set(from);
+  return into;
 }
 
 function* meterCodeSection(
@@ -739,16 +740,11 @@ class Frames {
   reserve(n: number): void {
     if (n <= this.kind.length) return;
     const size = Math.max(n, this.kind.length * 2);
-    const grow = <T extends Uint8Array | Int32Array>(a: T, make: (k: number) => T): T => {
-      const b = make(size);
-      b.set(a);
-      return b;
-    };
-    this.kind = grow(this.kind, (k) => new Uint8Array(k));
-    this.simple = grow(this.simple, (k) => new Uint8Array(k));
-    this.outer = grow(this.outer, (k) => new Int32Array(k));
-    this.arm = grow(this.arm, (k) => new Int32Array(k));
-    this.elseArm = grow(this.elseArm, (k) => new Int32Array(k));
+    this.kind = grown(this.kind, new Uint8Array(size));
+    this.simple = grown(this.simple, new Uint8Array(size));
+    this.outer = grown(this.outer, new Int32Array(size));
+    this.arm = grown(this.arm, new Int32Array(size));
+    this.elseArm = grown(this.elseArm, new Int32Array(size));
   }
 }
 const FRAMES = new Frames();
