@@ -305,8 +305,12 @@ export function runFile(jsonPath, ctx) {
     }
     if (world.metered) {
       const left = entry.fuel.value;
-      stats.meteredCalls++;
-      stats.fuelUsed += LARGE_FUEL - left;
+      // The counter lives in a local while a function runs and reaches the global at calls and
+      // exits, so only calls that return show what they used.
+      if (outcome.kind === 'return') {
+        stats.meteredCalls++;
+        stats.fuelUsed += LARGE_FUEL - left;
+      }
       if (left < 0 && outcome.kind === 'trap') return { kind: 'out-of-fuel', message: outcome.message, fuel: left };
       if (left < 0 || left > LARGE_FUEL) return { kind: 'error', message: `fuel left ${left} after ${describe(outcome)}` };
     }

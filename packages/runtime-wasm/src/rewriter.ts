@@ -120,6 +120,8 @@ const GROW_CLAMP_A = [0x41, ...sleb(65536)];
 // i32.lt_u, select; then + 1 (growing by nothing still calls into the engine), << shift
 const GROW_CLAMP_B = [0x41, ...sleb(65536), 0x49, 0x1b, 0x41, 0x01, 0x6a, 0x41, ...sleb(FUEL_COSTS.growPageShift), 0x74];
 const NO_SCRATCH: number[] = [];
+const CHECK_HEAD = [0x41, 0x00, 0x48, 0x04, 0x40]; // i32.const 0; i32.lt_s; if
+const CHECK_TAIL = [0x00, 0x0b]; // unreachable; end
 const LT_U_SELECT = [0x49, 0x1b]; // i32.lt_u, select
 const BULK_SHIFT = [0x41, ...sleb(FUEL_COSTS.bulkByteShift), 0x76]; // i32.shr_u
 // memory.size << (16 - shift): the memory's size in bulk units (fits an i32 even at 65,536 pages).
@@ -129,6 +131,9 @@ const TABLE_SHIFT = [0x41, ...sleb(FUEL_COSTS.tableEntryShift), 0x76];
 // Kinds of insertion points.
 const STATIC = 0; // a run's charge, then the check that traps below zero
 const STATIC_UNCHECKED = 4; // a run's charge without the check (see scanBody)
+const ENTRY = 5; // function entry: the counter is loaded from the global into the function's fuel local
+const SPILL = 6; // before a call or an exit: the local is written back to the global
+const RELOAD = 7; // after a call: the local is loaded again (the callee and host imports charged the global)
 const BULK = 1;
 const TABLE = 2;
 const GROW = 3;
@@ -313,6 +318,7 @@ function* meterCodeSection(
     subtractConst: new Uint8Array([0x23, ...g, 0x41]),
     storeAndCheck: new Uint8Array([0x6b, 0x24, ...g, 0x23, ...g, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b]),
     store: new Uint8Array([0x6b, 0x24, ...g]),
+    global: g,
   };
   const job: CodeJob = { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, charge, cursor: new Reader(bytes, start, end) };
   // The loop is in a plain function: V8 does not optimise a long-running loop inside a generator.
@@ -338,7 +344,7 @@ interface CodeJob {
   readonly insertions: Insertions;
   readonly memoryCap: number[] | undefined;
   readonly tableCap: number[] | undefined;
-  readonly charge: { readonly getFuel: Uint8Array; readonly subtractConst: Uint8Array; readonly storeAndCheck: Uint8Array; readonly store: Uint8Array };
+  readonly charge: { readonly getFuel: Uint8Array; readonly subtractConst: Uint8Array; readonly storeAndCheck: Uint8Array; readonly store: Uint8Array; readonly global: number[] };
   readonly cursor: Reader;
 }
 
@@ -376,14 +382,14 @@ function meterFunctions(job: CodeJob, first: number, untilByte: number, untilFun
     // Emit: size, locals (plus the scratch local), code with the charges inserted.
     const bodySizeAt = out.reservePaddedU32();
     const bodyOut = out.length;
-    if (needsScratch) {
-      out.uleb(groups + 1);
-      out.copy(bytes, bodyStart + ulebLength(bytes, bodyStart), codeStart);
-      out.array([1, 0x7f]);
-    } else {
-      out.copy(bytes, bodyStart, codeStart);
-    }
-    const scratch = needsScratch ? uleb(locals) : NO_SCRATCH;
+    // One more i32 local holds the counter while the function runs (a register, where a global is
+    // a load and a store), and one more the operand of an operand-sized charge.
+    out.uleb(groups + 1);
+    out.copy(bytes, bodyStart + ulebLength(bytes, bodyStart), codeStart);
+    out.array([needsScratch ? 2 : 1, 0x7f]);
+    const f = uleb(locals);
+    const scratch = needsScratch ? uleb(locals + 1) : NO_SCRATCH;
+    const g = charge.global;
     let copied = codeStart;
     for (let k = 0; k < insertions.length; k++) {
       const kind = insertions.kind[k] as number;
@@ -392,20 +398,41 @@ function meterFunctions(job: CodeJob, first: number, untilByte: number, untilFun
       const at = insertions.at[k] as number;
       out.copy(bytes, copied, at);
       copied = at;
+      if (kind === ENTRY || kind === RELOAD) {
+        out.byte(0x23); // global.get $fuel; local.set $f
+        out.array(g);
+        out.byte(0x21);
+        out.array(f);
+        continue;
+      }
+      if (kind === SPILL) {
+        out.byte(0x20); // local.get $f; global.set $fuel
+        out.array(f);
+        out.byte(0x24);
+        out.array(g);
+        continue;
+      }
       if (kind === STATIC_UNCHECKED) {
-        out.bytes(charge.subtractConst); // global.get $fuel; i32.const; i32.sub; global.set $fuel
+        out.byte(0x20); // local.get $f; i32.const cost; i32.sub; local.set $f
+        out.array(f);
+        out.byte(0x41);
         out.sleb(cost);
-        out.bytes(charge.store);
+        out.byte(0x6b);
+        out.byte(0x21);
+        out.array(f);
         continue;
       }
       if (kind === STATIC) {
-        out.bytes(charge.subtractConst); // global.get $fuel; i32.const
+        out.byte(0x20); // local.get $f; i32.const cost
+        out.array(f);
+        out.byte(0x41);
         out.sleb(cost);
       } else {
         // The operand on top of the stack (a length or a page count) goes to the scratch local.
         out.byte(0x21);
         out.array(scratch);
-        out.bytes(charge.getFuel);
+        out.byte(0x20);
+        out.array(f);
         if (kind === GROW) {
           // (min(pages, 65536) + 1) << shift: a request beyond the wasm32 maximum fails, so it need not cost more.
           out.byte(0x20);
@@ -441,7 +468,16 @@ function meterFunctions(job: CodeJob, first: number, untilByte: number, untilFun
           }
         }
       }
-      out.bytes(charge.storeAndCheck); // i32.sub; global.set $fuel; if (fuel < 0) unreachable
+      // i32.sub; local.tee $f; if ($f < 0) { global.set $fuel ($f); unreachable }
+      out.byte(0x6b);
+      out.byte(0x22);
+      out.array(f);
+      out.array(CHECK_HEAD);
+      out.byte(0x20);
+      out.array(f);
+      out.byte(0x24);
+      out.array(g);
+      out.array(CHECK_TAIL);
       if (kind !== STATIC) {
         out.byte(0x20);
         out.array(scratch);
@@ -476,6 +512,7 @@ function scanBody(body: Reader, index: number, layout: ModuleLayout, shape: Modu
   // the first call on (in byte order). The others cannot repeat without passing a check (a loop
   // header or a function entry) and hold no call, so between two checks a guest runs at most one
   // function body's worth of unchecked code; a call that returns with the counter below zero fails.
+  insertions.push(pos, ENTRY, 0);
   let runSlot = insertions.length;
   insertions.push(pos, STATIC, 0);
   let seenCall = false;
@@ -508,19 +545,23 @@ function scanBody(body: Reader, index: number, layout: ModuleLayout, shape: Modu
       }
       // br_if and call: the LEB is skipped inline; a byte past `end` reads as undefined, ends the
       // loop, and is caught by the check below.
-      if (op === 0x10 || op === 0x0d) {
-        if (open > 0) frames.simple[open - 1] = 0; // a call or a br_if: not straight-line
-      }
+      if (open > 0) frames.simple[open - 1] = 0; // a call or a br_if: not straight-line
       if (op === 0x10) {
         runCost += FUEL_COSTS.call - 1;
         if (!seenCall) {
           seenCall = true;
           insertions.kind[runSlot] = STATIC;
         }
+        insertions.push(at, SPILL, 0);
+        const from = pos;
+        while (((bytes[pos++] as number) & 0x80) !== 0);
+        if (pos > end || pos - from > 5) lebError(index, from);
+        insertions.push(pos, RELOAD, 0);
+      } else {
+        // br_if: leaving the function through it is an exit
+        pos = readU32(bytes, pos, end);
+        if (lebValue === depth) insertions.push(at, SPILL, 0);
       }
-      const from = pos;
-      while (((bytes[pos++] as number) & 0x80) !== 0);
-      if (pos > end || pos - from > 5) lebError(index, from);
       runCost++;
       continue;
     }
@@ -546,6 +587,7 @@ function scanBody(body: Reader, index: number, layout: ModuleLayout, shape: Modu
         runCost++;
         newRun = deadAfter = true;
         if (open > 0) frames.simple[open - 1] = 0;
+        if (op === 0x0f) insertions.push(at, SPILL, 0);
         break;
       case 0x1b: // select
         runCost++;
@@ -586,6 +628,7 @@ function scanBody(body: Reader, index: number, layout: ModuleLayout, shape: Modu
       case 0x0b: // end: the code after it is a branch target
         if (depth === 0) {
           if (!dead) insertions.cost[runSlot] = runCost;
+          insertions.push(at, SPILL, 0);
           if (pos !== end) throw new BinaryFormatError(`function ${index} has code after its final end`);
           body.pos = pos;
           return scratch;
@@ -613,7 +656,8 @@ function scanBody(body: Reader, index: number, layout: ModuleLayout, shape: Modu
         newRun = true;
         break;
       case 0x0c: // br
-        pos = skipLeb(bytes, pos, end, 5);
+        pos = readU32(bytes, pos, end);
+        if (lebValue === depth) insertions.push(at, SPILL, 0);
         runCost++;
         newRun = deadAfter = true;
         if (open > 0) frames.simple[open - 1] = 0;
@@ -623,16 +667,23 @@ function scanBody(body: Reader, index: number, layout: ModuleLayout, shape: Modu
         pos = readU32(bytes, pos, end);
         const n = lebValue;
         if (n > maxTargets) checkShape(shape, 'brTableTargets', n, `function ${index}`);
-        for (let k = 0; k <= n; k++) pos = skipLeb(bytes, pos, end, 5);
+        let exits = false;
+        for (let k = 0; k <= n; k++) {
+          pos = readU32(bytes, pos, end);
+          if (lebValue === depth) exits = true;
+        }
+        if (exits) insertions.push(at, SPILL, 0);
         runCost++;
         newRun = deadAfter = true;
         if (open > 0) frames.simple[open - 1] = 0;
         break;
       }
       case 0x11: // call_indirect typeidx tableidx
+        insertions.push(at, SPILL, 0);
         pos = skipLeb(bytes, pos, end, 5);
         pos = readU32(bytes, pos, end);
         if (lebValue !== 0) refuse(index, at, 'call_indirect through a table other than table 0 (reference types)');
+        insertions.push(pos, RELOAD, 0);
         runCost += FUEL_COSTS.callIndirect;
         if (open > 0) frames.simple[open - 1] = 0;
         if (!seenCall) {
