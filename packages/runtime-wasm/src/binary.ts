@@ -484,7 +484,8 @@ export function formatSignature(params: readonly number[], results: readonly num
   return `(${params.map(name).join(', ')}) -> ${res}`;
 }
 
-function uleb(value: number): number[] {
+/** An unsigned LEB128 encoding of `value`. */
+export function uleb(value: number): number[] {
   const out: number[] = [];
   do {
     let b = value % 128;

@@ -14,6 +14,7 @@ import {
   ForbiddenFeatureError,
   Reader,
   checkShape,
+  uleb,
   readModuleLayout,
   type ModuleLayout,
   type ModuleShapeLimits,
@@ -313,14 +314,7 @@ function* meterCodeSection(
   const capInstr = (n: number | undefined): number[] | undefined => (n === undefined || n >= 2 ** 31 ? undefined : [0x41, ...sleb(n)]);
   const memoryCap = capInstr(layout.memoryMaxPages === undefined ? undefined : layout.memoryMaxPages * 65_536);
   const tableCap = capInstr(layout.tableEntries ?? 0);
-  const charge = {
-    getFuel: new Uint8Array([0x23, ...g]),
-    subtractConst: new Uint8Array([0x23, ...g, 0x41]),
-    storeAndCheck: new Uint8Array([0x6b, 0x24, ...g, 0x23, ...g, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b]),
-    store: new Uint8Array([0x6b, 0x24, ...g]),
-    global: g,
-  };
-  const job: CodeJob = { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, charge, cursor: new Reader(bytes, start, end) };
+  const job: CodeJob = { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, fuelGlobalBytes: g, cursor: new Reader(bytes, start, end) };
   // The loop is in a plain function: V8 does not optimise a long-running loop inside a generator.
   for (let next = 0; next < count; ) {
     next = meterFunctions(job, next, r.pos + METER_SLICE_BYTES, next + METER_SLICE_FUNCTIONS);
@@ -344,13 +338,14 @@ interface CodeJob {
   readonly insertions: Insertions;
   readonly memoryCap: number[] | undefined;
   readonly tableCap: number[] | undefined;
-  readonly charge: { readonly getFuel: Uint8Array; readonly subtractConst: Uint8Array; readonly storeAndCheck: Uint8Array; readonly store: Uint8Array; readonly global: number[] };
+  /** The fuel global's index, as a LEB. */
+  readonly fuelGlobalBytes: readonly number[];
   readonly cursor: Reader;
 }
 
 /** Meters functions from `first` on, until one ends past `untilByte`; returns the next function's number. */
 function meterFunctions(job: CodeJob, first: number, untilByte: number, untilFunction: number): number {
-  const { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, charge, cursor } = job;
+  const { bytes, end, layout, functionImports, fuelGlobal, shape, out, r, count, insertions, memoryCap, tableCap, fuelGlobalBytes, cursor } = job;
   const maxBody = shape.bodyBytes;
   const maxLocals = shape.locals;
   for (let i = first; i < count; i++) {
@@ -389,7 +384,7 @@ function meterFunctions(job: CodeJob, first: number, untilByte: number, untilFun
     out.array([needsScratch ? 2 : 1, 0x7f]);
     const f = uleb(locals);
     const scratch = needsScratch ? uleb(locals + 1) : NO_SCRATCH;
-    const g = charge.global;
+    const g = fuelGlobalBytes;
     let copied = codeStart;
     for (let k = 0; k < insertions.length; k++) {
       const kind = insertions.kind[k] as number;
@@ -926,17 +921,6 @@ class ByteSink {
   result(): Uint8Array {
     return this.buf.slice(0, this.length);
   }
-}
-
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) b |= 0x80;
-    out.push(b);
-  } while (value > 0);
-  return out;
 }
 
 function sleb(value: number): number[] {
