@@ -198,6 +198,13 @@ const schema = Type.Object(
         description: 'HOMECORE: how the plugin runs: "native" (an ES module in the host process) or "wasm" (a sandboxed WebAssembly module). Default "native".',
       }),
     ),
+    isolation: opt(
+      Type.Enum(['none', 'worker', 'process'], {
+        default: 'none',
+        description:
+          'HOMECORE (native): where the plugin runs: "none" (in the host process), "worker" (a worker thread the host can stop) or "process" (a child Node process with Node\'s permission model). The host\'s policy may raise it, never lower it. Default "none".',
+      }),
+    ),
     entry: opt(
       Type.String({
         minLength: 1,
@@ -237,6 +244,7 @@ const schema = Type.Object(
       closed(
         {
           memory_pages: opt(positiveInt('Maximum wasm linear memory in 64 KiB pages (1-65536).', 65536)),
+          memory_mb: opt(positiveInt('Heap limit of an isolated native plugin (worker or process), in MiB; the host caps it.', 65536)),
           fuel_per_call: opt(positiveInt('CPU budget per wasm call, in fuel units.')),
           payload_bytes: opt(positiveInt('Largest payload passed across the host ABI, in bytes.')),
           host_calls_per_event: opt(positiveInt('Most host calls one event handler may make.')),

@@ -120,6 +120,9 @@ function checkFields(fields: Fields, errors: ManifestIssue[], warnings: Manifest
   if (Array.isArray(fields.mqtt) && fields.mqtt.length > 0 && !(isStringList(fields.dependencies) && fields.dependencies.includes('mqtt'))) {
     warnings.push({ pointer: '/dependencies', rule: 'mqtt-dependency', message: 'the plugin has mqtt discovery matchers: add "mqtt" to dependencies' });
   }
+  if (fields.runtime === 'wasm' && fields.isolation !== undefined && fields.isolation !== 'none') {
+    warnings.push({ pointer: '/isolation', rule: 'runtime-mismatch', message: 'isolation applies to native plugins (a wasm plugin is sandboxed at every level; the host decides its preemption backstop): remove it' });
+  }
   if (fields.runtime !== 'wasm' && fields.host_imports_required !== undefined) {
     warnings.push({ pointer: '/host_imports_required', rule: 'runtime-mismatch', message: 'host_imports_required only applies to wasm plugins: remove it or set runtime to "wasm"' });
   }
