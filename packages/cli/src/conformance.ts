@@ -1,4 +1,5 @@
 import type { BusEvent, JsonValue } from '@homecore/core-traits';
+import type { IsolationPolicy } from '@homecore/runtime-native';
 import { describeStep } from './output.js';
 import { openHouse, readScenario, replay, requireDirectory } from './house.js';
 import type { ScenarioStep } from './scenario.js';
@@ -36,7 +37,7 @@ export async function checkConformance(
   referenceDir: string,
   candidateDir: string,
   scenarioPath: string,
-  trust: { trustedKeys: string[]; allowUnsigned: boolean },
+  trust: { trustedKeys: string[]; allowUnsigned: boolean; isolation?: IsolationPolicy },
 ): Promise<ConformanceReport> {
   await requireDirectory(referenceDir, 'reference plugin directory');
   await requireDirectory(candidateDir, 'candidate plugin directory');
@@ -51,7 +52,7 @@ export async function checkConformance(
   return { conformant: differences.length === 0, reference, candidate, differences };
 }
 
-async function record(dir: string, steps: readonly ScenarioStep[], trust: { trustedKeys: string[]; allowUnsigned: boolean }): Promise<ConformanceRun> {
+async function record(dir: string, steps: readonly ScenarioStep[], trust: { trustedKeys: string[]; allowUnsigned: boolean; isolation?: IsolationPolicy }): Promise<ConformanceRun> {
   const house = await openHouse({ ...trust, frozenAt: START, warn: () => undefined });
   const actions: string[] = [];
   const failures: string[] = [];

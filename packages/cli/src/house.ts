@@ -4,7 +4,7 @@ import { InMemoryCore } from '@homecore/core';
 import type { PluginRuntime } from '@homecore/core-traits';
 import { ErrorCode, HomecoreError, toHomecoreError } from '@homecore/core-traits';
 import { PluginRegistry } from '@homecore/registry';
-import { InProcessRuntime } from '@homecore/runtime-native';
+import { InProcessRuntime, type IsolationPolicy } from '@homecore/runtime-native';
 import { ScenarioClock } from './clock.js';
 import { parseScenario, type ScenarioStep } from './scenario.js';
 import { usageError } from './usage.js';
@@ -26,6 +26,8 @@ export interface HouseOptions {
   /** The clock to use (default: a new ScenarioClock). */
   clock?: ScenarioClock;
   warn: (message: string) => void;
+  /** The host's isolation policy for native plugins. */
+  isolation?: IsolationPolicy;
 }
 
 const TICK_MS = 1000;

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { InMemoryCore } from '@homecore/core';
 import { ErrorCode, HOMECORE_VERSION, isHomecoreError, toHomecoreError } from '@homecore/core-traits';
 import { PluginRegistry } from '@homecore/registry';
+import { ISOLATION_LEVELS, type IsolationLevel, type IsolationPolicy } from '@homecore/runtime-native';
 import { jsonOutput, textOutput } from './output.js';
 import { runPlugins } from './run.js';
 import { readTrustKeys } from './trust.js';
@@ -29,17 +30,19 @@ const OPTIONS = {
   manifest: { type: 'string' },
   key: { type: 'string' },
   strict: { type: 'boolean' },
+  isolation: { type: 'string' },
+  trusted: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
 
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
-  run: ['json', 'scenario', 'trust-key', 'allow-unsigned'],
+  run: ['json', 'scenario', 'trust-key', 'allow-unsigned', 'isolation', 'trusted'],
   validate: ['json', 'strict'],
   list: ['json'],
   inspect: ['json', 'manifest', 'trust-key', 'allow-unsigned'],
   sign: ['json', 'manifest', 'key'],
-  conformance: ['json', 'scenario', 'trust-key', 'allow-unsigned'],
+  conformance: ['json', 'scenario', 'trust-key', 'allow-unsigned', 'isolation', 'trusted'],
   keygen: ['json'],
 };
 
@@ -75,11 +78,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     const target = rest[0]!;
     const trustedKeys = readTrustKeys(values['trust-key'] ?? [], process.cwd());
+    const isolation = isolationPolicy(values.isolation, values.trusted);
 
     switch (command) {
       case 'run': {
         const output = (elapsed: () => number) => (json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true));
-        return await runPlugins({ dir: resolve(target), output, ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true });
+        return await runPlugins({ dir: resolve(target), output, ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation });
       }
       case 'validate': {
         const reports = await validatePath(target);
@@ -117,7 +121,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       }
       case 'conformance': {
         if (values.scenario === undefined) throw usageError('"homecore conformance" needs --scenario <file.jsonl>');
-        const report = await checkConformance(resolve(target), resolve(rest[1]!), values.scenario, { trustedKeys, allowUnsigned: values['allow-unsigned'] === true });
+        const report = await checkConformance(resolve(target), resolve(rest[1]!), values.scenario, { trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation });
         io.stdout(json ? `${JSON.stringify(report)}\n` : formatConformance(report));
         return report.conformant ? 0 : 1;
       }
@@ -134,6 +138,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     else io.stderr(`homecore: ${error.message} [${error.code}]\n`);
     return error.code === ErrorCode.CLI_USAGE || error.code === ErrorCode.SCENARIO_INVALID ? 2 : 1;
   }
+}
+
+/** Reads `--isolation <level>` and `--trusted <domain>`: the host's minimum isolation for native plugins not trusted. */
+function isolationPolicy(level: string | undefined, trusted: readonly string[] | undefined): IsolationPolicy {
+  if (level !== undefined && !(ISOLATION_LEVELS as readonly string[]).includes(level)) {
+    throw usageError(`--isolation takes one of ${ISOLATION_LEVELS.join(', ')}; got ${JSON.stringify(level)}`);
+  }
+  if (trusted !== undefined && level === undefined) throw usageError('--trusted names plugins exempt from --isolation: give --isolation too');
+  return { minimum: (level ?? 'none') as IsolationLevel, trusted: trusted ?? [] };
 }
 
 async function listPlugins(target: string, json: boolean, io: CliIo): Promise<number> {

@@ -1,5 +1,6 @@
 import type { BusEvent } from '@homecore/core-traits';
 import type { RegistryActivity } from '@homecore/registry';
+import type { IsolationPolicy } from '@homecore/runtime-native';
 import { describeStep, type DenialLine, type PluginSummaryLine, type RunOutput } from './output.js';
 import { ScenarioClock } from './clock.js';
 import { openHouse, readScenario, replay, requireDirectory } from './house.js';
@@ -13,6 +14,8 @@ export interface RunOptions {
   scenario?: string;
   trustedKeys: string[];
   allowUnsigned: boolean;
+  /** The host's isolation policy for native plugins (`--isolation`, `--trusted`). */
+  isolation?: IsolationPolicy;
 }
 
 /** `homecore run`: loads a plugin directory into the reference core and replays a scenario. Returns the exit code. */

@@ -5,6 +5,7 @@ export const USAGE = `homecore: run, check and inspect HOMECORE plugins
 
 Usage:
   homecore run <dir> [--scenario <file.jsonl>] [--json] [--trust-key <key>]... [--allow-unsigned]
+               [--isolation none|worker|process [--trusted <domain>]...]
       Start the reference core, load every plugin folder in <dir>, replay the scenario, print a
       live log of what each plugin did and a summary. Wasm plugins need @homecore/runtime-wasm.
   homecore validate <dir | manifest.json> [--strict] [--json]
@@ -32,6 +33,9 @@ Options:
                        blank lines and lines starting with # are ignored
   --trust-key <key>    a trusted publisher key: "ed25519:<base64>" or a file holding one (repeatable)
   --allow-unsigned     development policy: load unsigned wasm modules with a warning
+  --isolation <level>  run every native plugin at least this isolated: none (in process), worker (a
+                       worker thread) or process (a child Node process with the permission model)
+  --trusted <domain>   a native plugin --isolation leaves as its manifest asks (repeatable)
   --key <file>         an Ed25519 private key in PEM, from "homecore keygen"
   --manifest <file>    the plugin's manifest.json
   -h, --help           this text

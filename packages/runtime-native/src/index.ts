@@ -8,3 +8,4 @@ export {
   type HomeCorePlugin,
   type PluginContext,
 } from '@homecore/core-traits';
+export { ISOLATION_LEVELS, isolationFor, type IsolationLevel, type IsolationPolicy } from './policy.js';
