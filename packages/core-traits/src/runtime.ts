@@ -1,3 +1,4 @@
+import type { HomecoreError } from '@homecore/errors';
 import type { PluginManifest } from '@homecore/manifest';
 import type { BusEvent, ConfigEntry, ServiceCall } from './json.js';
 import type { HomeCorePlugin, PluginContext } from './plugin.js';
@@ -66,6 +67,12 @@ export interface PluginInstance {
   handleServiceCall(call: ServiceCall): Promise<unknown>;
   /** Applies a config update; resolves false when the plugin has no such hook (the registry then reloads it). */
   handleConfigUpdate(entry: ConfigEntry): Promise<boolean>;
+  /**
+   * The call in flight outlived its timeout (`error` says which hook and limit). An instance that
+   * can stop running code (a worker or process it owns) stops it now and fails that call; one that
+   * cannot leaves this out. The registry has already counted the failure.
+   */
+  preempt?(error: HomecoreError): void;
   /** Runtime-specific figures. */
   stats(): RuntimeStats;
   /** Frees the instance's resources; no hook runs after this. */

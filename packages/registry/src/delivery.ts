@@ -7,7 +7,7 @@ import type { IdleTracker } from './idle.js';
 import { QueuedTask, type Activation, type PluginRecord, type QueueItem } from './record.js';
 import type { HostLimits, RegistrySettings, ResolvedPolicy } from './settings.js';
 import type { DropReason } from './types.js';
-import { invoke } from './util.js';
+import { invoke, messageOf } from './util.js';
 
 /** Handler time is measured for every one of a plugin's first deliveries, then one in a stride. */
 const HANDLER_TIMING_ALWAYS = 64;
@@ -689,6 +689,13 @@ export class Delivery {
   /** Abandons the in-flight item (its continuation is disarmed first), reports it, and resumes the pump whatever the report does. */
   private abandonInFlight(rec: PluginRecord, error: HomecoreError, feedPolicy: boolean): void {
     rec.pendingSince = -1;
+    // An isolated instance stops the code still running (its worker or process); others ignore this.
+    const instance = (rec.inFlightTask !== undefined ? rec.active : rec.inFlight)?.instance;
+    try {
+      instance?.preempt?.(error);
+    } catch (failure) {
+      this.book.emit({ type: 'warning', plugin: rec.id, message: `preempting the timed-out hook failed: ${messageOf(failure)}` });
+    }
     const task = rec.inFlightTask;
     const hook = error.hook ?? '';
     if (task !== undefined) {
