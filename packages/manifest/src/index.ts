@@ -21,3 +21,14 @@ export {
   validateManifest,
 } from './validate.js';
 export { compareVersions, satisfiesMinVersion } from './version.js';
+export {
+  GRANT_FIELDS,
+  type GrantField,
+  type GrantValue,
+  type ManifestComparison,
+  type ManifestDifference,
+  type ManifestGrant,
+  compareManifests,
+  grantOf,
+  patternCovers,
+} from './compare.js';
