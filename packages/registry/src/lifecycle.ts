@@ -22,6 +22,7 @@ import type { Delivery } from './delivery.js';
 import { cycleError, dependencyFailedError, dependencyNodes, dependentsOf, duplicateError, missingError, nodeOf } from './dependencies.js';
 import { readPluginFolder } from './discovery.js';
 import { dependencyOrder, findCycles } from './graph.js';
+import { isUpgradeRefusal, type Admission, type Grants } from './grants.js';
 import { pluginLimits, type EntityOwners } from './guard.js';
 import type { IdleTracker } from './idle.js';
 import { PluginRecord, type Activation, type FolderSource } from './record.js';
@@ -48,6 +49,7 @@ export class Lifecycle {
     private readonly delivery: Delivery,
     private readonly wiring: Wiring,
     private readonly owners: EntityOwners,
+    private readonly grants: Grants,
   ) {
     this.clock = settings.clock;
   }
@@ -100,6 +102,8 @@ export class Lifecycle {
     // Chained now, so a dependent loading concurrently waits for this setup through `rec.op`.
     await this.idle.trackSetup(this.serialize(rec, async () => {
       try {
+        // The upgrade rule, once the id is reserved: a version seen before must not ask for more than was accepted.
+        await this.grants.commit(await this.grants.check(manifest, false));
         await this.waitForDependencies(rec);
       } catch (error) {
         this.forget(rec);
@@ -475,6 +479,16 @@ export class Lifecycle {
     } catch (error) {
       throw this.reloadFailed(rec, error);
     }
+    // The upgrade rule: a new manifest asking for more than was accepted is refused before anything changes.
+    let admission: Admission | undefined;
+    if (next.manifest !== undefined) {
+      try {
+        admission = await this.grants.check(manifest, rec.active !== undefined);
+      } catch (error) {
+        if (isUpgradeRefusal(error)) throw error;
+        throw this.reloadFailed(rec, error);
+      }
+    }
     const previous = rec.entry;
     if (config !== undefined) {
       const title = config.title !== undefined ? { title: config.title } : {};
@@ -498,6 +512,7 @@ export class Lifecycle {
         this.restoreEntry(rec, previous);
         throw this.reloadFailed(rec, error);
       }
+      await this.commitGrant(admission);
       if (rec.entry.state === 'loaded') this.book.emit({ type: 'plugin_reloaded', plugin: id });
       return;
     }
@@ -525,8 +540,18 @@ export class Lifecycle {
     await this.close(old);
     this.wiring.syncCoreServices(rec);
     rec.paused = false;
+    await this.commitGrant(admission);
     this.book.emit({ type: 'plugin_reloaded', plugin: id });
     this.delivery.schedulePump(rec);
+  }
+
+  /** Stores the grant of a version now in place; the swap is done, so a failure only warns. */
+  private async commitGrant(admission: Admission | undefined): Promise<void> {
+    try {
+      await this.grants.commit(admission);
+    } catch (error) {
+      if (admission !== undefined) this.book.emit({ type: 'warning', plugin: admission.plugin, message: `the grant of the new version could not be stored: ${messageOf(error)}` });
+    }
   }
 
   private reloadFailed(rec: PluginRecord, failure: unknown): HomecoreError {

@@ -1,9 +1,11 @@
-import type { ConfigEntry, PluginCode, PluginId } from '@homecore/core-traits';
+import { ErrorCode, HomecoreError, type ConfigEntry, type PluginCode, type PluginId } from '@homecore/core-traits';
+import { parseManifest } from '@homecore/manifest';
 import { Bookkeeping, statsOf, summaryOf } from './bookkeeping.js';
 import { subscriptionWarnings } from './coverage.js';
 import { Delivery } from './delivery.js';
 import { loadInDependencyOrder } from './dependencies.js';
 import { discoverPlugins } from './discovery.js';
+import { Grants, type AcceptedGrant, type GrantAcceptance } from './grants.js';
 import { SubscriptionIndex } from './dispatch.js';
 import { IdleTracker } from './idle.js';
 import { EntityOwners, LoopGuard } from './guard.js';
@@ -40,6 +42,7 @@ export class PluginRegistry {
   private readonly idleTracker = new IdleTracker();
   private readonly delivery: Delivery;
   private readonly lifecycle: Lifecycle;
+  private readonly grants: Grants;
   /** Plugin folders discover() found, by real path: a plugin loaded from one reloads from disk. */
   private readonly folders = new Map<string, FolderSource>();
 
@@ -57,7 +60,8 @@ export class PluginRegistry {
       loops,
       owners,
     });
-    this.lifecycle = new Lifecycle(settings, this.records, this.folders, this.book, this.idleTracker, this.delivery, wiring, owners);
+    this.grants = new Grants(options.grants, settings.clock, this.book);
+    this.lifecycle = new Lifecycle(settings, this.records, this.folders, this.book, this.idleTracker, this.delivery, wiring, owners, this.grants);
   }
 
   // ---------------------------------------------------------------- loading
@@ -65,7 +69,9 @@ export class PluginRegistry {
   /**
    * Validates the manifest, checks dependencies and config, and sets the plugin up. Resolves to its
    * id once it is loaded or waiting in `setup_retry`; rejects with a coded error otherwise (a
-   * failed setup leaves the plugin listed in `setup_error` until it is unloaded or reloaded).
+   * failed setup leaves the plugin listed in `setup_error` until it is unloaded or reloaded). With a
+   * grant store, a plugin seen before whose manifest asks for more than was accepted is refused
+   * with HC_ERR_UPGRADE_NOT_ACCEPTED; one seen for the first time is accepted as it is.
    */
   async load(manifest: unknown, code: PluginCode, options: LoadOptions = {}): Promise<PluginId> {
     const resolved = this.lifecycle.validate(manifest);
@@ -134,7 +140,10 @@ export class PluginRegistry {
    * loaded from a folder `discover()`/`loadDirectory()` found (with that folder as `baseDir` and its
    * entry as code) is read from disk again: manifest.json, the entry and config.json (when present,
    * its title, data and options replace the entry's); a changed domain or a now-invalid folder
-   * rejects HC_ERR_RELOAD_FAILED and the old version keeps running.
+   * rejects HC_ERR_RELOAD_FAILED and the old version keeps running. With a grant store, a new
+   * manifest asking for more than was accepted rejects HC_ERR_UPGRADE_NOT_ACCEPTED (its
+   * `details.differences` are the widenings) before anything changes, until it is accepted; a
+   * narrower one is stored as the plugin's grant once the swap succeeded.
    */
   reload(id: PluginId, next: ReloadSource = {}): Promise<void> {
     return this.lifecycle.reload(id, next);
@@ -148,6 +157,38 @@ export class PluginRegistry {
    */
   updateConfigEntry(id: PluginId, update: ConfigEntryUpdate): Promise<void> {
     return this.lifecycle.updateConfigEntry(id, update);
+  }
+
+  // ---------------------------------------------------------------- accepted grants
+
+  /**
+   * Stores `manifest` (validated) as what the operator accepted for its plugin, replacing the grant
+   * before, so a load or reload of that version passes the upgrade rule. Needs a grant store
+   * (`options.grants`; HC_ERR_OPERATION_NOT_ALLOWED without one). Reported as `grant_stored`.
+   */
+  async acceptManifest(manifest: unknown): Promise<GrantAcceptance> {
+    return this.grants.accept(parseManifest(manifest).manifest);
+  }
+
+  /**
+   * Accepts the version of `id` that was refused last (by load, loadAll, loadDirectory or reload);
+   * HC_ERR_OPERATION_NOT_ALLOWED when none is waiting. Reload (or load) it afterwards.
+   */
+  async acceptUpgrade(id: PluginId): Promise<GrantAcceptance> {
+    const refused = this.grants.refusedManifest(id);
+    if (refused === undefined) {
+      throw new HomecoreError(
+        ErrorCode.OPERATION_NOT_ALLOWED,
+        `no refused upgrade of ${id} is waiting to be accepted: call acceptManifest(manifest) with the manifest to accept`,
+        { plugin: id },
+      );
+    }
+    return this.grants.accept(refused);
+  }
+
+  /** What the operator accepted for `id` (or was trusted on its first install), or undefined; always undefined without a grant store. */
+  acceptedGrant(id: PluginId): Promise<AcceptedGrant | undefined> {
+    return this.grants.get(id);
   }
 
   // ---------------------------------------------------------------- queries

@@ -11,6 +11,8 @@ import type {
   RuntimeKind,
   RuntimeStats,
 } from '@homecore/core-traits';
+import type { ManifestDifference } from '@homecore/manifest';
+import type { GrantReason, GrantStore } from './grants.js';
 
 /** How a plugin's event handling is doing under the failure policy. */
 export type PluginHealth = 'ok' | 'backoff' | 'quarantined';
@@ -95,6 +97,15 @@ export interface RegistryOptions {
   homecoreVersion?: string;
   /** Random numbers in [0, 1) for retry jitter and entry ids (default Math.random); inject for deterministic tests. */
   random?: () => number;
+  /**
+   * Where the manifests the operator accepted are kept, per plugin: with a store, every new version
+   * (a reload with a new manifest, a reload from disk, a load of a plugin seen before) is compared
+   * with its grant, and one that asks for more is refused with HC_ERR_UPGRADE_NOT_ACCEPTED until it
+   * is accepted (`acceptManifest`, `acceptUpgrade`). A plugin seen for the first time is trusted as
+   * it is and its grant stored. `new MemoryStore()` keeps grants for the process, `fileGrantStore(dataDir)`
+   * across restarts. Without a store (the default) versions are not compared.
+   */
+  grants?: GrantStore;
 }
 
 /** The config entry a plugin is loaded with; everything else is filled in. */
@@ -293,6 +304,9 @@ export type ActivityLogLevel = 'debug' | 'info' | 'warn' | 'error';
  * `event_dropped` with `event_type: "callLater"` is a `ctx.callLater` callback dropped in backoff or
  * quarantine; an overflow names the `source` of the dropped event. `action_refused` is an action a
  * host-side limit refused (a rate limit is reported once per run of refusals, not per call).
+ * With a grant store (`RegistryOptions.grants`): `grant_stored` is a grant stored on a first install,
+ * for a narrower version (its `narrowings`) or on the operator's acceptance; `upgrade_refused` is a new
+ * version refused because it asks for more than was accepted (its `differences`, the widenings).
  */
 export type RegistryActivity =
   | { type: 'plugin_loaded'; plugin: PluginId; runtime: RuntimeKind }
@@ -316,7 +330,9 @@ export type RegistryActivity =
   | { type: 'plugin_quarantined'; plugin: PluginId; reason: string }
   | { type: 'plugin_reloaded'; plugin: PluginId }
   | { type: 'reload_failed'; plugin: PluginId; error: HomecoreError }
-  | { type: 'teardown_failed'; plugin: PluginId; error: HomecoreError };
+  | { type: 'teardown_failed'; plugin: PluginId; error: HomecoreError }
+  | { type: 'grant_stored'; plugin: PluginId; version: string; reason: GrantReason; narrowings: readonly ManifestDifference[]; message: string }
+  | { type: 'upgrade_refused'; plugin: PluginId; version: string; differences: readonly ManifestDifference[]; error: HomecoreError };
 
 /** Update for `registry.updateConfigEntry()`. */
 export interface ConfigEntryUpdate {
