@@ -34,6 +34,7 @@ const layer: Record<string, number> = {
   '@homecore/manifest': 1,
   '@homecore/core-traits': 2,
   '@homecore/core': 3,
+  '@homecore/isolation': 3,
   '@homecore/registry': 4,
   '@homecore/runtime-native': 5,
   '@homecore/runtime-wasm': 5,

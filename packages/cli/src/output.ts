@@ -34,8 +34,12 @@ export interface PluginSummaryLine {
   eventsFired: number;
   handlerP50Ms: number;
   handlerP99Ms: number;
-  /** Linear memory in use, for wasm plugins. */
+  /** Linear memory in use (wasm plugins), or heap in use (isolated native plugins). */
   memoryKiB: number | null;
+  /** Where a native plugin runs: none (in the host process), worker or process; null for wasm. */
+  isolation: string | null;
+  /** Times an isolated plugin was restarted after a crash or a preemption. */
+  restarts: number;
 }
 
 /** Refused calls of one kind, from the registry's audit trail. */
@@ -151,7 +155,7 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
       if (events.length > 0) write(`  events: ${events.map(([type, n]) => `${type} ${n}`).join(', ')}\n`);
       const header = ['plugin', 'runtime', 'state', 'health', 'delivered', 'dropped', 'errors', 'denied', 'served', 'writes', 'calls', 'fired', 'p50 ms', 'p99 ms', 'memory'];
       // Health describes event handling, which only a loaded plugin does.
-      const rows = s.plugins.map((p) => [p.plugin, p.runtime, p.state, p.state === 'loaded' ? p.health : '-', p.delivered, p.dropped, p.errors, p.denials, p.servicesHandled, p.writes, p.serviceCalls, p.eventsFired, p.handlerP50Ms.toFixed(3), p.handlerP99Ms.toFixed(3), p.memoryKiB === null ? '-' : `${p.memoryKiB} KiB`].map(String));
+      const rows = s.plugins.map((p) => [p.plugin, p.isolation !== null && p.isolation !== 'none' ? `${p.runtime} (${p.isolation}${p.restarts > 0 ? `, ${p.restarts} restart${p.restarts === 1 ? '' : 's'}` : ''})` : p.runtime, p.state, p.state === 'loaded' ? p.health : '-', p.delivered, p.dropped, p.errors, p.denials, p.servicesHandled, p.writes, p.serviceCalls, p.eventsFired, p.handlerP50Ms.toFixed(3), p.handlerP99Ms.toFixed(3), p.memoryKiB === null ? '-' : `${p.memoryKiB} KiB`].map(String));
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
       const fmt = (cells: string[]) => `  ${cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`;
       write(dim(fmt(header)));

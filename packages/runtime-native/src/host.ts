@@ -1,7 +1,8 @@
 import { InMemoryCore } from '@homecore/core';
 import { ErrorCode, HomecoreError, systemClock, type Clock, type HostCore, type PluginRuntime } from '@homecore/core-traits';
 import { PluginRegistry, type RegistryOptions } from '@homecore/registry';
-import { InProcessRuntime } from './runtime.js';
+import { NativeRuntime } from './native-runtime.js';
+import type { IsolationPolicy } from './policy.js';
 
 /** Options for `createHomecore`: the registry's options, with the core and runtimes optional. */
 export interface HomecoreOptions extends Partial<Omit<RegistryOptions, 'runtimes'>> {
@@ -12,6 +13,8 @@ export interface HomecoreOptions extends Partial<Omit<RegistryOptions, 'runtimes
    * every 1000 ms with the system clock, off with an injected clock (the caller drives time then).
    */
   timeChangedMs?: number;
+  /** The isolation policy of the built-in native runtime (ignored when you pass a native runtime). */
+  isolation?: IsolationPolicy;
 }
 
 /** A ready host: the core plugins act on and the registry that runs them. */
@@ -27,17 +30,17 @@ export interface Homecore {
 }
 
 /**
- * Wires a complete host for native plugins: the reference core (or yours), an `InProcessRuntime`,
+ * Wires a complete host for native plugins: the reference core (or yours), a `NativeRuntime`,
  * and a `PluginRegistry`. Pass `runtimes: [new WasmRuntime(...)]` to run wasm plugins too.
  */
 export function createHomecore(options: HomecoreOptions = {}): Homecore {
-  const { core: givenCore, runtimes = [], clock = systemClock, timeChangedMs, ...rest } = options;
+  const { core: givenCore, runtimes = [], clock = systemClock, timeChangedMs, isolation, ...rest } = options;
   const core = givenCore ?? new InMemoryCore({ clock });
   const registry = new PluginRegistry({
     ...rest,
     core,
     // A native runtime passed in replaces the default one.
-    runtimes: runtimes.some((r) => r.kind === 'native') ? runtimes : [new InProcessRuntime(), ...runtimes],
+    runtimes: runtimes.some((r) => r.kind === 'native') ? runtimes : [new NativeRuntime({ core, ...(isolation !== undefined ? { isolation } : {}) }), ...runtimes],
     clock,
   });
   const tickMs = timeChangedMs ?? (clock === systemClock ? 1000 : 0);
