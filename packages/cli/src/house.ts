@@ -3,7 +3,7 @@ import { basename, resolve } from 'node:path';
 import { InMemoryCore } from '@homecore/core';
 import type { PluginRuntime } from '@homecore/core-traits';
 import { ErrorCode, HomecoreError, toHomecoreError } from '@homecore/core-traits';
-import { PluginRegistry } from '@homecore/registry';
+import { PluginRegistry, type GrantStore } from '@homecore/registry';
 import { InProcessRuntime, type IsolationPolicy } from '@homecore/runtime-native';
 import { ScenarioClock } from './clock.js';
 import { parseScenario, type ScenarioStep } from './scenario.js';
@@ -28,6 +28,8 @@ export interface HouseOptions {
   warn: (message: string) => void;
   /** The host's isolation policy for native plugins. */
   isolation?: IsolationPolicy;
+  /** Where accepted grants are kept (the upgrade rule); none compares nothing. */
+  grants?: GrantStore;
 }
 
 const TICK_MS = 1000;
@@ -62,7 +64,7 @@ export async function openHouse(options: HouseOptions): Promise<House> {
   const runtimes: PluginRuntime[] = [new InProcessRuntime()];
   const wasm = await createWasmRuntime(options);
   if (wasm !== undefined) runtimes.push(wasm);
-  return { core, clock, registry: new PluginRegistry({ core, runtimes, clock }) };
+  return { core, clock, registry: new PluginRegistry({ core, runtimes, clock, ...(options.grants === undefined ? {} : { grants: options.grants }) }) };
 }
 
 /**

@@ -13,6 +13,7 @@ import { formatValidation, validatePath } from './validate.js';
 import { inspectWasm } from './inspect.js';
 import { generateKeys, signPlugin } from './sign.js';
 import { checkConformance, formatConformance } from './conformance.js';
+import { DATA_DIR_ENV, acceptPlugin, diffPlugins, formatAccept, formatDiff } from './upgrade.js';
 
 /** Where `homecore` writes; injectable so it can be tested and embedded. */
 export interface CliIo {
@@ -20,6 +21,8 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** Use ANSI colours in text output. */
   color?: boolean;
+  /** Environment variables (default process.env); `HOMECORE_DATA_DIR` names the data directory. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 const OPTIONS = {
@@ -32,18 +35,21 @@ const OPTIONS = {
   strict: { type: 'boolean' },
   isolation: { type: 'string' },
   trusted: { type: 'string', multiple: true },
+  'data-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
 
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
-  run: ['json', 'scenario', 'trust-key', 'allow-unsigned', 'isolation', 'trusted'],
+  run: ['json', 'scenario', 'trust-key', 'allow-unsigned', 'isolation', 'trusted', 'data-dir'],
   validate: ['json', 'strict'],
   list: ['json'],
   inspect: ['json', 'manifest', 'trust-key', 'allow-unsigned'],
   sign: ['json', 'manifest', 'key'],
   conformance: ['json', 'scenario', 'trust-key', 'allow-unsigned', 'isolation', 'trusted'],
   keygen: ['json'],
+  diff: ['json'],
+  accept: ['json', 'data-dir'],
 };
 
 /** Runs the `homecore` command with `argv` (without node and the script) and returns the exit code. */
@@ -72,18 +78,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     for (const key of Object.keys(values) as (keyof typeof OPTIONS)[]) {
       if (key !== 'help' && key !== 'version' && !allowed.includes(key)) throw usageError(`"homecore ${command}" does not take --${key}`);
     }
-    const paths = command === 'conformance' ? 2 : 1;
+    const paths = command === 'conformance' || command === 'diff' ? 2 : 1;
     if (rest.length !== paths) {
       throw usageError(`"homecore ${command}" takes exactly ${paths === 1 ? 'one path' : 'two paths'}, got ${rest.length === 0 ? 'none' : rest.map((r) => JSON.stringify(r)).join(' ')}`);
     }
     const target = rest[0]!;
     const trustedKeys = readTrustKeys(values['trust-key'] ?? [], process.cwd());
     const isolation = isolationPolicy(values.isolation, values.trusted);
+    const dataDir = dataDirectory(values['data-dir'], io.env ?? process.env);
 
     switch (command) {
       case 'run': {
         const output = (elapsed: () => number) => (json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true));
-        return await runPlugins({ dir: resolve(target), output, ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation });
+        return await runPlugins({ dir: resolve(target), output, ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation, ...(dataDir === undefined ? {} : { dataDir }) });
       }
       case 'validate': {
         const reports = await validatePath(target);
@@ -125,6 +132,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         io.stdout(json ? `${JSON.stringify(report)}\n` : formatConformance(report));
         return report.conformant ? 0 : 1;
       }
+      case 'diff': {
+        const report = await diffPlugins(target, rest[1]!);
+        io.stdout(json ? `${JSON.stringify(report)}\n` : formatDiff(report));
+        return report.widenings.length > 0 ? 1 : 0;
+      }
+      case 'accept': {
+        if (dataDir === undefined) throw usageError(`"homecore accept" needs --data-dir <dir> (or $${DATA_DIR_ENV}): the data directory whose grants file keeps what was accepted`);
+        const report = await acceptPlugin(target, dataDir);
+        io.stdout(json ? `${JSON.stringify(report)}\n` : formatAccept(report));
+        return 0;
+      }
       case 'keygen': {
         const keys = await generateKeys(target);
         io.stdout(json ? `${JSON.stringify({ kind: 'keys', ...keys })}\n` : `private key  ${keys.privateKeyFile}  (keep it secret)\npublic key   ${keys.publicKeyFile}\n  ${keys.publisherKey}\nHosts trust it with --trust-key ${keys.publicKeyFile}\n`);
@@ -147,6 +165,16 @@ function isolationPolicy(level: string | undefined, trusted: readonly string[] |
   }
   if (trusted !== undefined && level === undefined) throw usageError('--trusted names plugins exempt from --isolation: give --isolation too');
   return { minimum: (level ?? 'none') as IsolationLevel, trusted: trusted ?? [] };
+}
+
+/** The data directory: `--data-dir`, else `$HOMECORE_DATA_DIR` when set and not empty, else none (nothing is kept between runs). */
+function dataDirectory(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  if (flag !== undefined) {
+    if (flag === '') throw usageError('--data-dir takes a directory');
+    return resolve(flag);
+  }
+  const fromEnv = env[DATA_DIR_ENV];
+  return fromEnv === undefined || fromEnv === '' ? undefined : resolve(fromEnv);
 }
 
 async function listPlugins(target: string, json: boolean, io: CliIo): Promise<number> {

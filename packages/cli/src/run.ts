@@ -1,5 +1,5 @@
 import type { BusEvent } from '@homecore/core-traits';
-import type { RegistryActivity } from '@homecore/registry';
+import { fileGrantStore, type RegistryActivity } from '@homecore/registry';
 import type { IsolationPolicy } from '@homecore/runtime-native';
 import { describeStep, type DenialLine, type PluginSummaryLine, type RunOutput } from './output.js';
 import { ScenarioClock } from './clock.js';
@@ -16,6 +16,8 @@ export interface RunOptions {
   allowUnsigned: boolean;
   /** The host's isolation policy for native plugins (`--isolation`, `--trusted`). */
   isolation?: IsolationPolicy;
+  /** The data directory (`--data-dir`): accepted grants are kept there and upgrades checked against them; none keeps nothing. */
+  dataDir?: string;
 }
 
 /** `homecore run`: loads a plugin directory into the reference core and replays a scenario. Returns the exit code. */
@@ -27,7 +29,8 @@ export async function runPlugins(options: RunOptions): Promise<number> {
   const clock = new ScenarioClock();
   const start = clock.now();
   const out = options.output(() => (clock.now() - start) / 1000);
-  const house = await openHouse({ ...options, clock, warn: (message) => out.note(`warning: ${message}`) });
+  const grants = options.dataDir === undefined ? {} : { grants: fileGrantStore(options.dataDir) };
+  const house = await openHouse({ ...options, ...grants, clock, warn: (message) => out.note(`warning: ${message}`) });
   const { core, registry } = house;
 
   const eventCounts: Record<string, number> = {};

@@ -5,9 +5,10 @@ export const USAGE = `homecore: run, check and inspect HOMECORE plugins
 
 Usage:
   homecore run <dir> [--scenario <file.jsonl>] [--json] [--trust-key <key>]... [--allow-unsigned]
-               [--isolation none|worker|process [--trusted <domain>]...]
+               [--isolation none|worker|process [--trusted <domain>]...] [--data-dir <dir>]
       Start the reference core, load every plugin folder in <dir>, replay the scenario, print a
       live log of what each plugin did and a summary. Wasm plugins need @homecore/runtime-wasm.
+      With a data directory, a plugin asking for more than was accepted there is not loaded.
   homecore validate <dir | manifest.json> [--strict] [--json]
       Check manifests: every problem with its JSON pointer; exits 1 if any has an error (with
       --strict, also if any has a warning, such as an unknown key).
@@ -25,6 +26,14 @@ Usage:
       port to wasm, same domains) on a frozen clock; exits 1 unless they take the same actions.
   homecore keygen <dir> [--json]
       Create a publisher key pair: <dir>/publisher.key.pem (secret) and <dir>/publisher.pub.
+  homecore diff <old-plugin-dir> <new-plugin-dir> [--json]
+      Compare two versions of a plugin's manifest as an upgrade would be: what the new one asks
+      for beyond the old (permissions, subscriptions, services, host imports, raised limits,
+      lowered isolation, another publisher key or runtime) first, then what it gives up. Exits 1
+      if anything widens.
+  homecore accept <plugin-dir> [--data-dir <dir>] [--json]
+      Accept the manifest of the plugin in <plugin-dir>: store its grant in the data directory, so
+      "homecore run --data-dir" loads that version even where it asks for more than before.
 
 Options:
   --json               JSON lines for programs instead of text for people
@@ -36,6 +45,9 @@ Options:
   --isolation <level>  run every native plugin at least this isolated: none (in process), worker (a
                        worker thread) or process (a child Node process with the permission model)
   --trusted <domain>   a native plugin --isolation leaves as its manifest asks (repeatable)
+  --data-dir <dir>     where the host keeps its data: the grants file homecore.grants.json
+                       (default $HOMECORE_DATA_DIR; without either, run keeps nothing and
+                       compares no upgrade)
   --key <file>         an Ed25519 private key in PEM, from "homecore keygen"
   --manifest <file>    the plugin's manifest.json
   -h, --help           this text
