@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { type ManifestIssue, validateManifest } from '@homecore/manifest';
+import { type ManifestIssue, type ManifestValidationOptions, validateManifest } from '@homecore/manifest';
 import { usageError } from './usage.js';
 
 /** The result of checking one manifest file. */
@@ -14,9 +14,10 @@ export interface ManifestReport {
 
 /**
  * Checks a manifest file, a plugin folder, or every plugin folder in a directory. Never throws for
- * bad manifests: each problem is in the report.
+ * bad manifests: each problem is in the report. `options.mode` is `"custom"` (HOMECORE plugins, the
+ * default) or `"core"` (Home Assistant core integrations, e.g. `homeassistant/components`).
  */
-export async function validatePath(target: string): Promise<ManifestReport[]> {
+export async function validatePath(target: string, options: ManifestValidationOptions = {}): Promise<ManifestReport[]> {
   const path = resolve(target);
   let info;
   try {
@@ -24,27 +25,27 @@ export async function validatePath(target: string): Promise<ManifestReport[]> {
   } catch {
     throw usageError(`${target} does not exist: give a manifest.json, a plugin folder or a directory of plugin folders`);
   }
-  if (info.isFile()) return [await validateFile(path, target)];
+  if (info.isFile()) return [await validateFile(path, target, options)];
   const own = join(path, 'manifest.json');
-  if (await isFile(own)) return [checkFolderName(await validateFile(own, join(target, 'manifest.json')), path)];
+  if (await isFile(own)) return [checkFolderName(await validateFile(own, join(target, 'manifest.json'), options), path)];
   const entries = (await readdir(path, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
   const reports: ManifestReport[] = [];
   for (const name of entries) {
     const file = join(path, name, 'manifest.json');
-    if (await isFile(file)) reports.push(checkFolderName(await validateFile(file, relative(process.cwd(), file) || file), dirname(file)));
+    if (await isFile(file)) reports.push(checkFolderName(await validateFile(file, relative(process.cwd(), file) || file, options), dirname(file)));
   }
   if (reports.length === 0) throw usageError(`no manifest.json found in ${target} or in its sub-folders`);
   return reports;
 }
 
-async function validateFile(path: string, shown: string): Promise<ManifestReport> {
+async function validateFile(path: string, shown: string, options: ManifestValidationOptions): Promise<ManifestReport> {
   let input: unknown;
   try {
     input = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
     return { file: shown, domain: null, ok: false, errors: [{ pointer: '', rule: 'json', message: `not valid JSON: ${(err as Error).message}` }], warnings: [] };
   }
-  const result = validateManifest(input);
+  const result = validateManifest(input, options);
   const domain = typeof (input as { domain?: unknown } | null)?.domain === 'string' ? (input as { domain: string }).domain : null;
   return { file: shown, domain, ok: result.ok, errors: result.errors, warnings: result.warnings };
 }

@@ -12,15 +12,19 @@ export {
   RUNTIME_KINDS,
   manifestSchema,
 } from './schema.js';
+export { type ManifestMode } from './hassfest.js';
 export {
+  type CoreManifest,
+  type ManifestFor,
   type ManifestValidation,
+  type ManifestValidationOptions,
   type ParsedManifest,
   type PluginManifest,
   type ResolvedManifest,
   parseManifest,
   validateManifest,
 } from './validate.js';
-export { compareVersions, satisfiesMinVersion } from './version.js';
+export { compareVersions, isHomeAssistantVersion, satisfiesMinVersion } from './version.js';
 export {
   GRANT_FIELDS,
   type GrantField,

@@ -85,6 +85,9 @@ const zeroconfMatcher = Type.Union(
       {
         type: text('The service type, e.g. "_hue._tcp.local.".'),
         name: opt(lowercase('The instance name, an fnmatch glob, lowercase.')),
+        macaddress: opt(uppercase('Deprecated (HA moves it into `properties`): the MAC address glob, uppercase, with a "*".')),
+        manufacturer: opt(lowercase('Deprecated (HA moves it into `properties`): the manufacturer glob, lowercase.')),
+        model: opt(lowercase('Deprecated (HA moves it into `properties`): the model glob, lowercase.')),
         properties: opt(
           Type.Record(Type.String(), lowercase('A TXT property value, lowercase glob.'), {
             description: 'TXT record properties to match, values lowercase.',
@@ -118,11 +121,16 @@ const service = closed(
 // The top level is open (unknown keys are reported as warnings and kept); nested objects are closed.
 const schema = Type.Object(
   {
+    $schema: opt(
+      Type.String({
+        description: 'Where editors find this file\'s JSON Schema, e.g. "./node_modules/@homecore/manifest/schema/manifest.schema.json"; ignored by HOMECORE (Home Assistant\'s hassfest does not know it).',
+      }),
+    ),
     // Home Assistant fields
     domain: domain('The plugin id, HA\'s domain slug: lowercase letters, digits and single underscores, matching the plugin folder name.'),
     name: text('The display name.'),
     version: text(
-      'The plugin version: SemVer ("1.2.3", "1.2.3-beta.1"), CalVer ("2024.1.0"), or HA\'s SIMPLEVER/BUILDVER ("1.2", "1.2.3.4", "7"), optionally with a "v" prefix or a PEP 440 pre-release suffix ("1.0.0b1").',
+      'The plugin version, any Home Assistant accepts (AwesomeVersion): SemVer ("1.2.3", "1.2.3-beta.1"), CalVer ("2024.1.0", "2023.1.0b1"), SimpleVer ("1.2", "1.2.3.4"), BuildVer ("7") or PEP 440 ("1.0.post1", "1!2.0", "1.0.dev3"), optionally with a "v" prefix. Required of HOMECORE plugins; Home Assistant\'s core integrations have none.',
     ),
     integration_type: opt(Type.Enum([...INTEGRATION_TYPES], { description: 'HA\'s integration type (HA default "hub").' })),
     config_flow: opt(Type.Boolean({ description: 'The plugin can be set up from the UI with a config flow.' })),
@@ -131,7 +139,7 @@ const schema = Type.Object(
     issue_tracker: opt(httpsUrl('Issue tracker URL (https).')),
     codeowners: opt(
       list(
-        matching('^@[A-Za-z0-9](?:[A-Za-z0-9-]*)(?:/[A-Za-z0-9_.-]+)?$', 'use a GitHub user like "@alice" or a team like "@org/team"', 'A GitHub user "@user" or team "@org/team".'),
+        matching('^@\\S+$', 'use a GitHub user like "@alice" or a team like "@org/team"', 'A GitHub handle: a user "@user" or a team "@org/team" (HA: starts with "@").'),
         'GitHub users or teams that own the code. Recommended: HA requires it of custom integrations.',
         { uniqueItems: true },
       ),
@@ -149,8 +157,8 @@ const schema = Type.Object(
         additionalProperties: false,
         description: 'Preview ("labs") features by slug, each with optional links.' }),
     ),
-    supported_by: opt(domain('Virtual integrations only: the domain that supports this brand.')),
-    iot_standards: opt(list(Type.Enum(['homekit', 'zigbee', 'zwave']), 'Virtual integrations only: IoT standards the brand supports.')),
+    supported_by: opt(domain('Virtual integrations only (core): the integration that supports this brand; not with iot_standards.')),
+    iot_standards: opt(list(Type.Enum(['homekit', 'zigbee', 'zwave']), 'Virtual integrations only (core): IoT standards the brand supports; not with supported_by.')),
     bluetooth: opt(list(bluetoothMatcher, 'Bluetooth discovery matchers; a device matching any one starts discovery.')),
     zeroconf: opt(list(zeroconfMatcher, 'Zeroconf (mDNS) discovery matchers.')),
     ssdp: opt(
@@ -165,7 +173,7 @@ const schema = Type.Object(
         closed(
           {
             hostname: opt(lowercase('Host name glob, lowercase.')),
-            macaddress: opt(uppercase('MAC address glob, uppercase hex without separators, e.g. "B8B7F1*".')),
+            macaddress: opt(uppercase('MAC address glob, uppercase hex without separators, with a "*", e.g. "B8B7F1*".')),
             registered_devices: opt(Type.Boolean({ description: 'Match MAC addresses already in the device registry.' })),
           },
           'One DHCP matcher.',

@@ -1,12 +1,14 @@
 import { ErrorCode, HomecoreError } from '@homecore/errors';
+import Type from 'typebox';
 import Compile from 'typebox/compile';
 import { explainSchema } from './check.js';
+import { type ManifestMode, checkHomeAssistantRules, wantsIotClass } from './hassfest.js';
 import { type ManifestIssue, childPointer, show } from './issues.js';
 import { jsonErrorOffset } from './json-position.js';
 import { checkPatternLimits } from './pattern.js';
 import { checkReservedEventClaims } from './reserved.js';
 import { DEFAULT_ENTRIES, DOMAIN_PATTERN, type ManifestShape, manifestSchema } from './schema.js';
-import { parseVersion } from './version.js';
+import { isHomeAssistantVersion } from './version.js';
 
 /** A manifest that passed validation. Unknown keys are kept as they were. */
 export type PluginManifest = ManifestShape & { [key: string]: unknown };
@@ -14,28 +16,53 @@ export type PluginManifest = ManifestShape & { [key: string]: unknown };
 /** A validated manifest with HOMECORE's defaults filled in: `runtime` and `entry` are always present. */
 export type ResolvedManifest = PluginManifest & { runtime: 'native' | 'wasm'; entry: string };
 
+/** A manifest that passed validation in core mode: like ResolvedManifest, but never with a `version`. */
+export type CoreManifest = Omit<ManifestShape, 'version'> & { version?: undefined; runtime: 'native' | 'wasm'; entry: string; [key: string]: unknown };
+
+/** How validateManifest and parseManifest judge a manifest. */
+export interface ManifestValidationOptions {
+  /**
+   * `"custom"` (the default): a HOMECORE plugin, under Home Assistant's rules for custom integrations
+   * (`version` required). `"core"`: one of Home Assistant's core integrations, under hassfest's core
+   * rules (no `version`, `issue_tracker` or `import_executor`; `documentation` on HA's site and
+   * `codeowners` required; pinned requirements; virtual integrations).
+   */
+  mode?: ManifestMode;
+}
+
+/** The manifest type a mode validates to: CoreManifest for `"core"`, ResolvedManifest otherwise. */
+export type ManifestFor<M extends ManifestMode | undefined> = M extends 'core' ? CoreManifest : ResolvedManifest;
+
 /** The outcome of validateManifest: every error and warning, and the manifest when there are no errors. */
-export type ManifestValidation =
-  | { ok: true; manifest: ResolvedManifest; errors: []; warnings: ManifestIssue[] }
+export type ManifestValidation<M = ResolvedManifest> =
+  | { ok: true; manifest: M; errors: []; warnings: ManifestIssue[] }
   | { ok: false; errors: ManifestIssue[]; warnings: ManifestIssue[] };
 
 /** A manifest returned by parseManifest, with the warnings worth logging. */
-export interface ParsedManifest {
+export interface ParsedManifest<M = ResolvedManifest> {
   /** The validated manifest with defaults filled in. */
-  manifest: ResolvedManifest;
+  manifest: M;
   /** Problems that do not stop the plugin from loading (missing recommended fields, unknown keys). */
   warnings: ManifestIssue[];
 }
 
 const validator = Compile(manifestSchema);
+// Core integrations have no version: the same schema with `version` optional (checkFields forbids it).
+const coreSchema = Type.Object(
+  { ...manifestSchema.properties, version: Type.Optional(manifestSchema.properties.version) },
+  { $schema: manifestSchema.$schema, $id: `${manifestSchema.$id}:core`, title: manifestSchema.title, description: manifestSchema.description },
+);
+const compileCore = () => Compile(coreSchema);
+let coreValidator: ReturnType<typeof compileCore> | undefined; // compiled on first use: most hosts never need it
 const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(manifestSchema.properties));
 const DOMAIN_REGEX = new RegExp(DOMAIN_PATTERN);
+const MODES: ReadonlySet<unknown> = new Set(['custom', 'core']);
 const RECOMMENDED = [
   ['documentation', 'add "documentation" with an https URL of the plugin\'s docs (Home Assistant requires it of custom integrations)'],
   ['codeowners', 'add "codeowners", e.g. ["@your-github-user"] (Home Assistant requires it of custom integrations)'],
   ['iot_class', 'add "iot_class", e.g. "local_push" (Home Assistant requires it of custom integrations)'],
 ] as const;
-const HIGH_QUALITY = new Set(['silver', 'gold', 'platinum']);
+const CORE_IOT_CLASS = 'add "iot_class", e.g. "local_push" (newer hassfest requires it of core integrations, except virtual ones and entity-platform or system domains)';
 const ED25519_BYTES = { module_signature: [64, 'signature'], publisher_key: [32, 'public key'] } as const;
 
 type Fields = Record<string, unknown>;
@@ -45,17 +72,28 @@ const isStringList = (value: unknown): value is string[] => Array.isArray(value)
 /**
  * Validates a manifest and reports every problem at once, each with a JSON pointer, the rule broken
  * and what to fix. Never throws. On success the manifest comes back with `runtime` and `entry` filled in
- * and unknown keys kept (each reported as a warning).
+ * and unknown keys kept (each reported as a warning). `options.mode` picks HOMECORE plugin (custom
+ * integration) rules, the default, or Home Assistant core rules.
  */
-export function validateManifest(input: unknown): ManifestValidation {
+export function validateManifest<M extends ManifestMode | undefined = undefined>(
+  input: unknown,
+  options: { mode?: M } = {},
+): ManifestValidation<ManifestFor<M>> {
   const errors: ManifestIssue[] = [];
   const warnings: ManifestIssue[] = [];
+  const mode: unknown = options?.mode ?? 'custom';
+  if (!MODES.has(mode)) {
+    const message = `unknown validation mode ${show(mode)}: use "custom" (HOMECORE plugins, the default) or "core" (Home Assistant core integrations)`;
+    return { ok: false, errors: [{ pointer: '', rule: 'mode', message }], warnings };
+  }
   try {
-    if (!validator.Check(input)) {
-      explainSchema(manifestSchema as unknown as Fields, input, '', errors);
+    const compiled = mode === 'core' ? (coreValidator ??= compileCore()) : validator;
+    const schema = mode === 'core' ? coreSchema : manifestSchema;
+    if (!compiled.Check(input)) {
+      explainSchema(schema as unknown as Fields, input, '', errors);
       if (errors.length === 0) {
         // The explainer and the compiled validator disagree: fall back to TypeBox's own report.
-        for (const error of validator.Errors(input)) {
+        for (const error of compiled.Errors(input)) {
           errors.push({ pointer: error.instancePath, rule: error.keyword, message: error.message });
         }
       }
@@ -63,7 +101,7 @@ export function validateManifest(input: unknown): ManifestValidation {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       return { ok: false, errors, warnings };
     }
-    checkFields(input as Fields, errors, warnings);
+    checkFields(input as Fields, mode as ManifestMode, errors, warnings);
   } catch (cause) {
     // Only exotic inputs (proxies, throwing getters) get here; JSON data never does.
     errors.push({ pointer: '', rule: 'unreadable', message: `the manifest could not be read (${cause instanceof Error ? cause.message : String(cause)}): pass plain JSON data` });
@@ -72,30 +110,38 @@ export function validateManifest(input: unknown): ManifestValidation {
   const fields = input as Fields;
   const runtime = fields.runtime === 'wasm' ? 'wasm' : 'native';
   const entry = typeof fields.entry === 'string' ? fields.entry : DEFAULT_ENTRIES[runtime];
-  const manifest = { ...fields, runtime, entry } as ResolvedManifest;
+  const manifest = { ...fields, runtime, entry } as ManifestFor<M>;
   return { ok: true, manifest, errors: [], warnings };
 }
 
 // Rules JSON Schema cannot express: versions, cross-field rules, entry paths, key lengths, warnings.
 // Each guards its own types, because it also runs on input that failed the schema.
-function checkFields(fields: Fields, errors: ManifestIssue[], warnings: ManifestIssue[]): void {
+function checkFields(fields: Fields, mode: ManifestMode, errors: ManifestIssue[], warnings: ManifestIssue[]): void {
   for (const key of Object.keys(fields)) {
     if (!KNOWN_KEYS.has(key)) warnings.push({ pointer: childPointer('', key), rule: 'unknown-key', message: unknownKeyMessage(key) });
   }
-  for (const [key, fix] of RECOMMENDED) {
-    if (fields[key] === undefined && !(key === 'iot_class' && fields.integration_type === 'virtual')) {
-      warnings.push({ pointer: childPointer('', key), rule: 'recommended', message: fix });
+  // Asked of custom integrations only where hassfest does not forbid the key: a virtual integration
+  // has none of them (and is refused in custom mode anyway), an entity-platform domain no iot_class.
+  if (mode === 'custom' && fields.integration_type !== 'virtual') {
+    for (const [key, fix] of RECOMMENDED) {
+      if (fields[key] === undefined && (key !== 'iot_class' || wantsIotClass(fields))) {
+        warnings.push({ pointer: childPointer('', key), rule: 'recommended', message: fix });
+      }
     }
+  } else if (mode === 'core' && fields.iot_class === undefined && wantsIotClass(fields)) {
+    warnings.push({ pointer: '/iot_class', rule: 'recommended', message: CORE_IOT_CLASS });
   }
 
   const { version } = fields;
-  if (typeof version === 'string' && version.length > 0 && parseVersion(version) === undefined) {
+  if (mode === 'custom' && typeof version === 'string' && version.length > 0 && !isHomeAssistantVersion(version)) {
     errors.push({
       pointer: '/version',
       rule: 'version',
-      message: `${show(version)} is not a version: use SemVer like "1.2.3", CalVer like "2024.1.0" or a dotted number like "1.2"`,
+      message: `${show(version)} is not a version Home Assistant accepts: use SemVer like "1.2.3", CalVer like "2024.1.0", PEP 440 like "1.0.post1" or a dotted number like "1.2"`,
     });
   }
+
+  checkHomeAssistantRules(fields, mode, errors, warnings);
 
   checkDependencies(fields, errors);
   checkEntry(fields, errors);
@@ -114,9 +160,6 @@ function checkFields(fields: Fields, errors: ManifestIssue[], warnings: Manifest
     });
   }
 
-  if (Array.isArray(fields.codeowners) && fields.codeowners.length === 0 && HIGH_QUALITY.has(fields.quality_scale as string)) {
-    errors.push({ pointer: '/codeowners', rule: 'minItems', message: `quality_scale ${show(fields.quality_scale)} needs at least one code owner: add one, e.g. "@your-github-user"` });
-  }
   if (Array.isArray(fields.mqtt) && fields.mqtt.length > 0 && !(isStringList(fields.dependencies) && fields.dependencies.includes('mqtt'))) {
     warnings.push({ pointer: '/dependencies', rule: 'mqtt-dependency', message: 'the plugin has mqtt discovery matchers: add "mqtt" to dependencies' });
   }
@@ -216,11 +259,15 @@ function editDistance(a: string, b: string): number {
 
 /**
  * Parses and validates a manifest given as an object or as JSON text. `source` (a file path) names the
- * manifest in messages. Throws HomecoreError HC_ERR_MANIFEST_JSON for invalid JSON text and
- * HC_ERR_MANIFEST_INVALID (details: `{ source, errors, warnings }`) for an invalid manifest; never
- * throws anything else.
+ * manifest in messages; `options.mode` is validateManifest's. Throws HomecoreError HC_ERR_MANIFEST_JSON
+ * for invalid JSON text and HC_ERR_MANIFEST_INVALID (details: `{ source, errors, warnings }`) for an
+ * invalid manifest; never throws anything else.
  */
-export function parseManifest(input: unknown, source?: string): ParsedManifest {
+export function parseManifest<M extends ManifestMode | undefined = undefined>(
+  input: unknown,
+  source?: string,
+  options: { mode?: M } = {},
+): ParsedManifest<ManifestFor<M>> {
   const name = source ?? 'manifest';
   let value = input;
   if (typeof input === 'string') {
@@ -231,7 +278,7 @@ export function parseManifest(input: unknown, source?: string): ParsedManifest {
       throw jsonError(text, name, source, cause);
     }
   }
-  const result = validateManifest(value);
+  const result = validateManifest(value, options);
   if (result.ok) return { manifest: result.manifest, warnings: result.warnings };
   const domain = typeof value === 'object' && value !== null ? (value as Fields).domain : undefined;
   const plugin = typeof domain === 'string' && DOMAIN_REGEX.test(domain) && domain.length <= 100 ? domain : undefined;

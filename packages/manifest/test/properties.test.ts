@@ -21,7 +21,7 @@ const validManifest = fc
       version: fc.oneof(
         fc.tuple(fc.nat(99), fc.nat(99), fc.nat(99)).map((v) => v.join('.')),
         fc.tuple(fc.integer({ min: 2000, max: 2100 }), fc.integer({ min: 1, max: 12 }), fc.nat(9)).map((v) => v.join('.')),
-        fc.tuple(fc.nat(9), fc.nat(9)).map((v) => `${v.join('.')}-beta.1`),
+        fc.tuple(fc.nat(9), fc.nat(9), fc.nat(9)).map((v) => `${v.join('.')}-beta.1`),
       ),
       runtime: fc.constantFrom('native' as const, 'wasm' as const),
       entryDir: fc.array(pathSegment, { maxLength: 2 }),

@@ -85,9 +85,11 @@ describe('validateManifest: required fields and warnings', () => {
     expect(result.warnings[2]?.message).toMatch(/add "iot_class"/);
   });
 
-  it('does not ask a virtual integration for an iot_class', () => {
-    const result = validateManifest({ domain: 'brand', name: 'Brand', version: '1', integration_type: 'virtual', supported_by: 'hue', documentation: 'https://x.org', codeowners: [] });
-    expect(result.ok && result.warnings).toEqual([]);
+  it('refuses a virtual integration as a plugin, without asking it for keys hassfest forbids there', () => {
+    const result = validateManifest({ domain: 'brand', name: 'Brand', version: '1', integration_type: 'virtual', supported_by: 'hue' });
+    expect(result.ok).toBe(false);
+    expect(result.errors.map((e) => [e.pointer, e.rule])).toEqual([['/integration_type', 'virtual-custom']]);
+    expect(result.warnings).toEqual([]);
   });
 
   it('warns about each unknown key, suggests a spelling, and keeps the key', () => {
@@ -142,14 +144,14 @@ describe('validateManifest: Home Assistant field rules', () => {
     expect(issueAt(errorsOf(baseManifest({ name: 7 })), '/name')).toMatchObject({ rule: 'type', message: 'must be a string, got an integer 7' });
   });
 
-  it.each(['1.2.3', '1.2.3-beta.1', '1.2.3+build.5', 'v1.0.0', '2024.1.0', '2024.12.1b1', '1.2', '1.2.3.4', '7', '1.0.0.dev2', '1.0rc1'])(
+  it.each(['1.2.3', '1.2.3-beta.1', '1.2.3+build.5', 'v1.0.0', '2024.1.0', '2024.12.1b1', '1.2', '1.2.3.4', '1.2.3.4.5', '01.2.3 ', '7', '1.0.0.dev2', '1.0rc1'])(
     'accepts the version %j',
     (version) => {
       expect(validateManifest(baseManifest({ version })).ok).toBe(true);
     },
   );
 
-  it.each(['', 'latest', '1.2.3.4.5', '1..2', '1.2.x', 'v', '1.2.3-', '01.2.3 '])('rejects the version %j', (version) => {
+  it.each(['', 'latest', '1..2', '1.2.x', 'v', '1.2.3-', '1.2-beta.1', '0x1F', ' '])('rejects the version %j', (version) => {
     const issue = issueAt(errorsOf(baseManifest({ version })), '/version');
     expect(['version', 'minLength']).toContain(issue.rule);
     if (issue.rule === 'version') expect(issue.message).toMatch(/use SemVer like "1\.2\.3", CalVer like "2024\.1\.0"/);
@@ -168,7 +170,7 @@ describe('validateManifest: Home Assistant field rules', () => {
   });
 
   it('checks codeowners one by one and reports duplicates', () => {
-    const errors = errorsOf(baseManifest({ codeowners: ['@alice', 'bob', '@org/team', '@org/team', '@-x'] }));
+    const errors = errorsOf(baseManifest({ codeowners: ['@alice', 'bob', '@org/team', '@org/team', '@a b'] }));
     expect(issueAt(errors, '/codeowners/1')).toMatchObject({ rule: 'pattern' });
     expect(issueAt(errors, '/codeowners/1').message).toMatch(/"@alice".*"@org\/team"/);
     expect(issueAt(errors, '/codeowners/3')).toMatchObject({ rule: 'uniqueItems' });
