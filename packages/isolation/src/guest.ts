@@ -24,7 +24,7 @@ import { FrameDecoder, encodeFrame } from './framing.js';
 import { toWire, type Effect, type GuestMessage, type HostMessage, type MirrorChange } from './protocol.js';
 
 /** Loads the plugin inside the guest: the runtime's own `load`, run where the host can stop it. */
-export type GuestLoader = (code: string, manifest: PluginManifest, options: { baseDir?: string; options?: unknown }) => Promise<PluginInstance>;
+export type GuestLoader = (code: string | Uint8Array, manifest: PluginManifest, options: { baseDir?: string; options?: unknown }) => Promise<PluginInstance>;
 
 interface Channel {
   send(message: GuestMessage): void;

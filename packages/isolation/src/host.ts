@@ -28,8 +28,8 @@ export interface IsolatedOptions {
   readonly level: IsolatedLevel;
   /** The guest module: a file that calls `serveGuest` with the runtime's loader. */
   readonly guest: URL;
-  /** The plugin's entry file (absolute path), handed to the guest's loader. */
-  readonly code: string;
+  /** The plugin's entry file (absolute path), or (worker level only) a module's bytes, handed to the guest's loader. */
+  readonly code: string | Uint8Array;
   readonly manifest: PluginManifest;
   /** The plugin's folder: the guest's working directory, and readable at `process` level. */
   readonly baseDir?: string;
@@ -130,6 +130,9 @@ class IsolatedInstance implements PluginInstance {
       allowRead: options.baseDir !== undefined ? [options.baseDir, ...(options.allowRead ?? [])] : [...(options.allowRead ?? [])],
       ...(options.baseDir !== undefined ? { cwd: options.baseDir } : {}),
     };
+    if (options.level === 'process' && typeof options.code !== 'string') {
+      throw new HomecoreError(ErrorCode.ISOLATION_UNAVAILABLE, 'process isolation loads the plugin from its entry file; pass its path, not bytes', { plugin: this.#plugin });
+    }
     let link: Link;
     try {
       link = options.level === 'worker' ? startWorker(linkOptions, events) : startProcess(linkOptions, events);

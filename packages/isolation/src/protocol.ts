@@ -8,7 +8,7 @@ export type MirrorChange = readonly [entityId: string, state: unknown];
 
 /** What the host sends. */
 export type HostMessage =
-  | { readonly t: 'init'; readonly kind: string; readonly code: string; readonly manifest: unknown; readonly baseDir?: string; readonly options?: unknown }
+  | { readonly t: 'init'; readonly kind: string; readonly code: string | Uint8Array; readonly manifest: unknown; readonly baseDir?: string; readonly options?: unknown }
   | { readonly t: 'call'; readonly id: number; readonly op: CallOp; readonly arg?: unknown; readonly now: number; readonly live: boolean; readonly s?: readonly MirrorChange[] }
   | { readonly t: 'states'; readonly s: readonly MirrorChange[]; readonly now: number; readonly live: boolean }
   | { readonly t: 'reply'; readonly id: number; readonly ok: boolean; readonly value?: unknown; readonly error?: WireError }

@@ -4,6 +4,7 @@ export {
   DEFAULT_HOST_LIMITS,
   type PluginLimits,
   type TrustPolicy,
+  type WasmBackstop,
   type WasmHostLimits,
   type WasmRuntimeOptions,
 } from './options.js';

@@ -71,6 +71,8 @@ export interface WasmInstanceInit {
   readonly cacheHit: boolean;
   /** The host's cap on fuel per call, named in fuel-trap messages. */
   readonly hostFuelPerCall?: number;
+  /** Test-only, under the preemption backstop: the module was not metered, so it has no fuel counter. */
+  readonly unmetered?: boolean;
 }
 
 /**
@@ -272,6 +274,16 @@ export class WasmPluginInstance implements PluginInstance {
     else this.busy = false;
   }
 
+  /** The fuel counter the rewriter exported; an unmetered test module gets a counter nothing reads. */
+  private fuelOf(exports: GuestExports): WebAssembly.Global {
+    const fuel = exports[FUEL_EXPORT] as WebAssembly.Global | undefined;
+    if (fuel !== undefined) return fuel;
+    if (this.init.unmetered !== true) throw new HomecoreError(ErrorCode.INTERNAL, 'the metered module has no fuel counter: please report this with the module', { plugin: this.plugin });
+    return (this.spareFuel ??= new WebAssembly.Global({ value: 'i32', mutable: true }, 0));
+  }
+
+  private spareFuel: WebAssembly.Global | undefined;
+
   /** A fresh instance; its start function (exported by the rewriter) runs here under the start budget. */
   private instantiate(): GuestExports {
     this.phase = 'start';
@@ -279,7 +291,7 @@ export class WasmPluginInstance implements PluginInstance {
     try {
       const instance = new WebAssembly.Instance(this.init.module as WebAssembly.Module, this.imports);
       const exports = instance.exports as unknown as GuestExports;
-      fuel = exports[FUEL_EXPORT];
+      fuel = this.fuelOf(exports);
       this.startFuel = fuel; // host calls from the start function are refused, but still cost fuel
       const start = exports[START_EXPORT] as (() => void) | undefined;
       if (start !== undefined) {
@@ -342,7 +354,7 @@ export class WasmPluginInstance implements PluginInstance {
       );
     }
     const budget = limits.fuelPerCall;
-    const fuel = exports[FUEL_EXPORT];
+    const fuel = this.fuelOf(exports);
     this.callsLeft = limits.hostCallsPerEvent;
     this.bytesLeft = limits.bytesWrittenPerEvent;
     this.lastDenial = undefined;
@@ -673,7 +685,7 @@ export class WasmPluginInstance implements PluginInstance {
   }
 
   private burn(units: number): void {
-    const fuel = this.exports?.[FUEL_EXPORT] ?? this.startFuel;
+    const fuel = (this.exports === undefined ? undefined : this.fuelOf(this.exports)) ?? this.startFuel;
     if (fuel === undefined) return;
     const left = (fuel.value as number) - units;
     fuel.value = Math.max(left, -1);

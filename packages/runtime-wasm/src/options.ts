@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, ErrorCode, HomecoreError, type PluginManifest } from '@homecore/core-traits';
+import { DEFAULT_LIMITS, ErrorCode, HomecoreError, type HostCore, type PluginManifest } from '@homecore/core-traits';
 import { DEFAULT_SHAPE_LIMITS, type ModuleShapeLimits } from './binary.js';
 import { decodeTagged } from './signing.js';
 
@@ -40,6 +40,24 @@ export interface WasmRuntimeOptions {
   warn?: (message: string) => void;
   /** Limits on a module's shape, checked before metering; unspecified ones take `DEFAULT_SHAPE_LIMITS`. */
   shape?: Partial<ModuleShapeLimits>;
+  /**
+   * The preemption backstop: run each plugin in its own worker thread, where a call that outlives
+   * a wall-clock bound well above its fuel budget is stopped (the worker terminated) like a trap.
+   * Fuel stays the first wall; this one holds if metering is ever wrong. Costs a worker per plugin.
+   */
+  backstop?: WasmBackstop;
+}
+
+/** Options of the wasm preemption backstop. */
+export interface WasmBackstop {
+  /** The core, whose events keep each worker's mirror of the states its plugin may read current. */
+  readonly core: Pick<HostCore, 'listen'>;
+  /** Wall-clock bound on one call in ms (default 2,000: the default fuel budget runs in tens of ms). */
+  readonly callTimeoutMs?: number;
+  /** Heap of each worker in MiB besides the plugin's linear memory (default 64). */
+  readonly memoryMb?: number;
+  /** Tests of the backstop only: run modules without metering, so the backstop is the only wall. */
+  readonly unmeteredForTesting?: boolean;
 }
 
 /** The limits that apply to one plugin. */

@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ErrorCode,
   HomecoreError,
+  type JsonValue,
   type PluginCode,
+  type PluginInstance,
   type PluginManifest,
   type PluginRuntime,
   type RuntimeLoadOptions,
@@ -13,7 +16,20 @@ import type { ModuleShapeLimits } from './binary.js';
 import { meterGated, runLoadGate, type GatedModule } from './gate.js';
 import { WasmPluginInstance } from './instance.js';
 import { MeteredModuleCache } from './module-cache.js';
-import { clampedLimits, resolveHostOptions, type WasmHostLimits, type WasmRuntimeOptions } from './options.js';
+import { startIsolated } from '@homecore/isolation';
+import { clampedLimits, resolveHostOptions, type WasmBackstop, type WasmHostLimits, type WasmRuntimeOptions } from './options.js';
+
+/** Marks the backstop worker's runtime as running unmetered modules (a test-only host option). */
+export const UNMETERED = Symbol('homecore.unmetered');
+
+/** The built backstop guest: beside this file once bundled, in dist/ when running from source. */
+function guestModule(): URL {
+  const beside = new URL('./guest.js', import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  const built = new URL('../dist/guest.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built;
+  throw new HomecoreError(ErrorCode.ISOLATION_UNAVAILABLE, `the backstop guest ${fileURLToPath(built)} is missing: build @homecore/runtime-wasm`);
+}
 
 const SYNC_COMPILE_MAX_BYTES = 256 * 1024;
 const SYNC_VALIDATE_MAX_BYTES = 256 * 1024;
@@ -45,10 +61,14 @@ export class WasmRuntime implements PluginRuntime {
   private readonly shape: ModuleShapeLimits;
   private readonly cache = new MeteredModuleCache();
   private meteringRuns = 0;
+  private readonly options: WasmRuntimeOptions;
+  /** Set only by the backstop's worker, for a host that asked for unmetered test runs. */
+  [UNMETERED]: boolean = false;
 
   /** Checks the options; throws `HC_ERR_CONFIG_INVALID` naming a bad one. */
   constructor(options: WasmRuntimeOptions) {
     const resolved = resolveHostOptions(options);
+    this.options = options;
     this.trust = resolved.trust;
     this.hostLimits = resolved.limits;
     this.clampUnboundedMemory = resolved.clampUnboundedMemory;
@@ -75,7 +95,7 @@ export class WasmRuntime implements PluginRuntime {
    * Gates, meters, compiles and instantiates a module (its start function runs under the start
    * budget); no plugin hook runs yet. `code` is the module's bytes, or a path or URL of a .wasm file.
    */
-  async load(code: PluginCode, manifest: PluginManifest, options: RuntimeLoadOptions = {}): Promise<WasmPluginInstance> {
+  async load(code: PluginCode, manifest: PluginManifest, options: RuntimeLoadOptions = {}): Promise<PluginInstance> {
     const plugin = manifest.domain;
     const bytes = await this.readCode(code, plugin, options.baseDir);
     const { limits, clamped } = clampedLimits(this.hostLimits, manifest);
@@ -91,9 +111,38 @@ export class WasmRuntime implements PluginRuntime {
       warn,
       shape: this.shape,
     });
+    if (this.options.backstop !== undefined) return this.loadBehindBackstop(this.options.backstop, bytes, manifest, gated.maxPages, options);
+    if (this[UNMETERED]) {
+      if (!WebAssembly.validate(gated.bytes)) throw new HomecoreError(ErrorCode.WASM_INVALID, 'module is not valid WebAssembly', { plugin, hook: 'load' });
+      const module = new WebAssembly.Module(gated.bytes);
+      return new WasmPluginInstance({ module, manifest, limits, exportNames: gated.exportNames, maxPages: gated.maxPages, cacheHit: false, unmetered: true });
+    }
     const key = `${gated.hashHex}:${gated.maxPages}`;
     const { module, hit } = await this.cache.get(key, () => this.meteredModule(gated, plugin));
     return new WasmPluginInstance({ module, manifest, limits, exportNames: gated.exportNames, maxPages: gated.maxPages, cacheHit: hit, hostFuelPerCall: this.hostLimits.fuelPerCall });
+  }
+
+  /**
+   * The gate passed here, on the host; the plugin runs in a worker that gates, meters and runs it
+   * again under the same policy, and is stopped if a call outlives the backstop's bound.
+   */
+  private loadBehindBackstop(backstop: WasmBackstop, bytes: Uint8Array, manifest: PluginManifest, maxPages: number, options: RuntimeLoadOptions): Promise<PluginInstance> {
+    const { trust, limits, clampUnboundedMemory, shape } = this.options;
+    const guestOptions = JSON.parse(
+      JSON.stringify({ trust, limits, clampUnboundedMemory, shape, unmetered: backstop.unmeteredForTesting === true }),
+    ) as JsonValue;
+    return startIsolated({
+      level: 'worker',
+      guest: guestModule(),
+      code: bytes,
+      manifest,
+      ...(options.baseDir !== undefined ? { baseDir: options.baseDir } : {}),
+      guestOptions,
+      listen: (listener) => backstop.core.listen(listener),
+      memoryMb: (backstop.memoryMb ?? 64) + Math.ceil((maxPages * 64) / 1024),
+      callTimeoutMs: backstop.callTimeoutMs ?? 2000,
+      ...(options.warn !== undefined ? { warn: options.warn } : { warn: this.warn }),
+    });
   }
 
   /**

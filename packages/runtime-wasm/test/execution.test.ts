@@ -1,5 +1,4 @@
-import { AbiStatus, ErrorCode } from '@homecore/core-traits';
-import type { WasmPluginInstance } from '@homecore/runtime-wasm';
+import { AbiStatus, ErrorCode, type PluginInstance } from '@homecore/core-traits';
 import { describe, expect, test } from 'vitest';
 import { configEntry, delivered, devRuntime, guest, manifest, probe, rejection, statusOf, stubContext, wat } from './helpers.js';
 
@@ -281,7 +280,7 @@ describe('re-entrancy', () => {
     const instance = await devRuntime().runtime.load(wat(guest({ body })), m);
     // A naive host that delivers synchronously from inside the write.
     const nested: (void | Promise<void>)[] = [];
-    const box: { target?: WasmPluginInstance } = {};
+    const box: { target?: PluginInstance } = {};
     const stub = stubContext(m, () => {
       if (box.target) nested.push(box.target.handleEvent(delivered('my_event')));
     });
