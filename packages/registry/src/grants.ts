@@ -144,9 +144,10 @@ export class Grants {
   /**
    * Checks a new version of a plugin against its grant. Without a store, or with nothing stored yet,
    * it is admitted (the latter as a first install). Anything wider is refused with
-   * HC_ERR_UPGRADE_NOT_ACCEPTED, reported as `upgrade_refused`; `running` says whether an older version keeps running.
+   * HC_ERR_UPGRADE_NOT_ACCEPTED, reported as `upgrade_refused`; `kept` says what becomes of the
+   * plugin then, for the message (`it is not loaded`, `the previous version keeps running`).
    */
-  async check(manifest: ResolvedManifest, running: boolean): Promise<Admission | undefined> {
+  async check(manifest: ResolvedManifest, kept: string): Promise<Admission | undefined> {
     if (this.store === undefined) return undefined;
     const plugin = manifest.domain;
     const grants = await this.ready(plugin);
@@ -161,7 +162,7 @@ export class Grants {
     const error = new HomecoreError(
       ErrorCode.UPGRADE_NOT_ACCEPTED,
       `version ${manifest.version} asks for more than was accepted (version ${stored.version}), so it is refused and ` +
-        `${running ? 'the previous version keeps running' : 'it is not loaded'}: ${widenings.map((w) => w.message).join('; ')}. ` +
+        `${kept}: ${widenings.map((w) => w.message).join('; ')}. ` +
         'Review the differences (homecore diff) and accept them (homecore accept, or registry.acceptUpgrade), or ship a version that asks for no more',
       { plugin, details: { version: manifest.version, acceptedVersion: stored.version, differences: widenings } },
     );

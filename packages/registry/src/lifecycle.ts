@@ -103,7 +103,7 @@ export class Lifecycle {
     await this.idle.trackSetup(this.serialize(rec, async () => {
       try {
         // The upgrade rule, once the id is reserved: a version seen before must not ask for more than was accepted.
-        await this.grants.commit(await this.grants.check(manifest, false));
+        await this.grants.commit(await this.grants.check(manifest, 'it is not loaded'));
         await this.waitForDependencies(rec);
       } catch (error) {
         this.forget(rec);
@@ -483,7 +483,7 @@ export class Lifecycle {
     let admission: Admission | undefined;
     if (next.manifest !== undefined) {
       try {
-        admission = await this.grants.check(manifest, rec.active !== undefined);
+        admission = await this.grants.check(manifest, rec.active !== undefined ? 'the previous version keeps running' : `the previous version stays ${rec.entry.state}`);
       } catch (error) {
         if (isUpgradeRefusal(error)) throw error;
         throw this.reloadFailed(rec, error);

@@ -138,6 +138,20 @@ describe('the upgrade rule, in memory', () => {
     expect(registry.get('watcher')?.state).toBe('loaded');
   });
 
+  it('refuses a widened reload of a plugin whose setup failed, leaving it as it was', async () => {
+    const { registry } = setup({ grants: new MemoryStore() });
+    const broken = { setup: () => Promise.reject(new Error('no bridge')) };
+    await expect(registry.load(v1(), broken)).rejects.toMatchObject({ code: ErrorCode.SETUP_FAILED });
+    await expect(registry.reload('watcher', { manifest: v1({ permissions: ['state:read:*'] }), code: { setup() {} } })).rejects.toMatchObject({
+      code: ErrorCode.UPGRADE_NOT_ACCEPTED,
+      message: expect.stringContaining('the previous version stays setup_error'),
+    });
+    expect(registry.get('watcher')).toMatchObject({ state: 'setup_error', manifest: expect.objectContaining({ permissions: v1().permissions }) });
+    // The accepted manifest with working code loads.
+    await registry.reload('watcher', { code: { setup() {} } });
+    expect(registry.get('watcher')?.state).toBe('loaded');
+  });
+
   it('does not compare a reload that keeps the manifest (new code only)', async () => {
     const { registry, of } = setup({ grants: new MemoryStore() });
     await registry.load(v1(), { setup() {} });
