@@ -4,7 +4,7 @@ import { InMemoryCore } from '@homecore/core';
 import type { PluginRuntime } from '@homecore/core-traits';
 import { ErrorCode, HomecoreError, toHomecoreError } from '@homecore/core-traits';
 import { PluginRegistry, type GrantStore } from '@homecore/registry';
-import { InProcessRuntime, type IsolationPolicy } from '@homecore/runtime-native';
+import { NativeRuntime, type IsolationPolicy } from '@homecore/runtime-native';
 import { ScenarioClock } from './clock.js';
 import { parseScenario, type ScenarioStep } from './scenario.js';
 import { usageError } from './usage.js';
@@ -15,6 +15,8 @@ export interface House {
   readonly core: InMemoryCore;
   readonly registry: PluginRegistry;
   readonly clock: ScenarioClock;
+  /** The native runtime, which knows each native plugin's isolation level. */
+  readonly native: NativeRuntime;
 }
 
 /** How to build a house. */
@@ -61,10 +63,11 @@ export async function readScenario(path: string): Promise<{ name: string; steps:
 export async function openHouse(options: HouseOptions): Promise<House> {
   const clock = options.clock ?? new ScenarioClock(options.frozenAt === undefined ? {} : { frozenAt: options.frozenAt });
   const core = new InMemoryCore({ clock });
-  const runtimes: PluginRuntime[] = [new InProcessRuntime()];
+  const native = new NativeRuntime({ core, ...(options.isolation !== undefined ? { isolation: options.isolation } : {}) });
+  const runtimes: PluginRuntime[] = [native];
   const wasm = await createWasmRuntime(options);
   if (wasm !== undefined) runtimes.push(wasm);
-  return { core, clock, registry: new PluginRegistry({ core, runtimes, clock, ...(options.grants === undefined ? {} : { grants: options.grants }) }) };
+  return { core, clock, native, registry: new PluginRegistry({ core, runtimes, clock, ...(options.grants === undefined ? {} : { grants: options.grants }) }) };
 }
 
 /**

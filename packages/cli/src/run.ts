@@ -54,6 +54,10 @@ export async function runPlugins(options: RunOptions): Promise<number> {
     out.error(error, error.plugin === undefined ? dir : undefined);
   }
   if (report.loaded.length === 0 && report.retrying.length === 0) out.note(`no plugin is running from ${dir}`);
+  const unisolated = registry.list().filter((p) => p.runtime === 'native' && house.native.levelOf(p.manifest) === 'none').map((p) => p.id);
+  if (unisolated.length > 0) {
+    out.note(`running in the host process (an endless loop in one stops them all; --isolation worker runs them apart): ${unisolated.join(', ')}`);
+  }
 
   await replay(
     house,
@@ -85,7 +89,14 @@ export async function runPlugins(options: RunOptions): Promise<number> {
       handlerP50Ms: s?.handlerMs.p50 ?? 0,
       handlerP99Ms: s?.handlerMs.p99 ?? 0,
       // 0 pages means no live instance (discarded after a trap, re-created on the next call).
-      memoryKiB: typeof s?.runtime.memoryPages === 'number' && s.runtime.memoryPages > 0 ? s.runtime.memoryPages * 64 : null,
+      memoryKiB:
+        typeof s?.runtime.memoryPages === 'number' && s.runtime.memoryPages > 0
+          ? s.runtime.memoryPages * 64
+          : typeof s?.runtime.heapUsedBytes === 'number' && s.runtime.heapUsedBytes > 0
+            ? Math.round(s.runtime.heapUsedBytes / 1024)
+            : null,
+      isolation: p.runtime === 'native' ? house.native.levelOf(p.manifest) : null,
+      restarts: typeof s?.runtime.restarts === 'number' ? s.runtime.restarts : 0,
     };
   });
   const denials = new Map<string, DenialLine>();
