@@ -33,6 +33,7 @@ const OPTIONS = {
   manifest: { type: 'string' },
   key: { type: 'string' },
   strict: { type: 'boolean' },
+  'ha-core': { type: 'boolean' },
   isolation: { type: 'string' },
   trusted: { type: 'string', multiple: true },
   'data-dir': { type: 'string' },
@@ -42,7 +43,7 @@ const OPTIONS = {
 
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   run: ['json', 'scenario', 'trust-key', 'allow-unsigned', 'isolation', 'trusted', 'data-dir'],
-  validate: ['json', 'strict'],
+  validate: ['json', 'strict', 'ha-core'],
   list: ['json'],
   inspect: ['json', 'manifest', 'trust-key', 'allow-unsigned'],
   sign: ['json', 'manifest', 'key'],
@@ -93,7 +94,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await runPlugins({ dir: resolve(target), output, ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation, ...(dataDir === undefined ? {} : { dataDir }) });
       }
       case 'validate': {
-        const reports = await validatePath(target);
+        const reports = await validatePath(target, { mode: values['ha-core'] === true ? 'core' : 'custom' });
         const strict = values.strict === true;
         if (json) for (const r of reports) io.stdout(`${JSON.stringify(r)}\n`);
         else io.stdout(formatValidation(reports, strict));

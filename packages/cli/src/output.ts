@@ -132,6 +132,12 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
         case 'plugin_quarantined': return line(who, red(`quarantined: ${a.reason}`));
         case 'reload_failed': return line(who, red(`reload failed, old version kept: ${a.error.message}`));
         case 'teardown_failed': return line(who, red(`teardown failed: ${a.error.message}`));
+        case 'grant_stored': return line(who, dim(a.message));
+        case 'upgrade_refused': {
+          line(who, red(`upgrade to ${a.version} refused: it asks for more than was accepted (${a.differences.length} widening${a.differences.length === 1 ? '' : 's'})`));
+          const hint = cliHint(a.error.code);
+          return hint === undefined ? undefined : line(' '.repeat(24), dim(hint));
+        }
         default: {
           const unknown = a as { type: string };
           return line(who, unknown.type);
@@ -175,6 +181,8 @@ export function cliHint(code: string): string | undefined {
     case 'HC_ERR_WASM_UNTRUSTED_KEY':
     case 'HC_ERR_WASM_UNSIGNED':
       return 'homecore: trust the publisher with --trust-key <publisher.pub>, or pass --allow-unsigned on a development machine';
+    case 'HC_ERR_UPGRADE_NOT_ACCEPTED':
+      return 'homecore: review it with "homecore diff <old-dir> <new-dir>", then "homecore accept <plugin-dir> --data-dir <dir>"';
     case 'HC_ERR_RUNTIME_UNAVAILABLE':
       return 'homecore: install @homecore/runtime-wasm next to @homecore/cli to run wasm plugins';
     default:

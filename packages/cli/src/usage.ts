@@ -9,9 +9,10 @@ Usage:
       Start the reference core, load every plugin folder in <dir>, replay the scenario, print a
       live log of what each plugin did and a summary. Wasm plugins need @homecore/runtime-wasm.
       With a data directory, a plugin asking for more than was accepted there is not loaded.
-  homecore validate <dir | manifest.json> [--strict] [--json]
+  homecore validate <dir | manifest.json> [--strict] [--ha-core] [--json]
       Check manifests: every problem with its JSON pointer; exits 1 if any has an error (with
-      --strict, also if any has a warning, such as an unknown key).
+      --strict, also if any has a warning, such as an unknown key). With --ha-core, judge them as
+      Home Assistant core integrations (no version; hassfest's core rules).
   homecore list <dir> [--json]
       List the plugin folders in <dir> with their domain, version, runtime and dependencies.
   homecore inspect <file.wasm> [--manifest <manifest.json>] [--trust-key <key>]... [--allow-unsigned] [--json]

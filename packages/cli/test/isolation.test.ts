@@ -119,3 +119,15 @@ describe('homecore run and isolation flags', () => {
     expect(orphan.stderr).toMatch(/--trusted names plugins exempt from --isolation/);
   });
 });
+
+describe('homecore validate --ha-core', () => {
+  it('judges a Home Assistant core integration manifest by the core rules (no version)', async () => {
+    const dir = pluginDir({
+      hue: { 'manifest.json': { domain: 'hue', name: 'Philips Hue', documentation: 'https://www.home-assistant.io/integrations/hue', codeowners: ['@balloob'], iot_class: 'local_push' } },
+    });
+    const custom = await homecore('validate', dir);
+    expect(custom.code).toBe(1);
+    expect(custom.stdout).toMatch(/version/);
+    expect((await homecore('validate', dir, '--ha-core')).code).toBe(0);
+  });
+});

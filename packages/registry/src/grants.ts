@@ -117,7 +117,7 @@ export class Grants {
     this.loaded ??= store.load().then((records) => new Map(Object.entries(records)));
     // A store that failed to load stays failed: nothing is checked against empty data.
     return this.loaded.catch((error: unknown) => {
-      const cause = toHomecoreError(error, ErrorCode.CONFIG_INVALID);
+      const cause = toHomecoreError(error, ErrorCode.DATA_STORE);
       throw new HomecoreError(cause.code, `the accepted grants cannot be read, so no version can be checked against them: ${cause.message.replace(/^\[[^\]]*\] /, '')}`, {
         ...(plugin !== undefined ? { plugin } : {}),
         cause,
@@ -190,7 +190,7 @@ export class Grants {
         if (previous === undefined) grants.delete(plugin);
         else grants.set(plugin, previous);
       }
-      const cause = toHomecoreError(error, ErrorCode.CONFIG_INVALID);
+      const cause = toHomecoreError(error, ErrorCode.DATA_STORE);
       if (reason === 'first_install') {
         throw new HomecoreError(cause.code, `its first grant could not be stored, so it is not loaded: ${cause.message}`, { plugin, cause, ...(cause.details ? { details: cause.details } : {}) });
       }
@@ -224,7 +224,7 @@ export class Grants {
         if (previous === null) grants.delete(plugin);
         else grants.set(plugin, previous);
       }
-      const cause = toHomecoreError(error, ErrorCode.CONFIG_INVALID);
+      const cause = toHomecoreError(error, ErrorCode.DATA_STORE);
       throw new HomecoreError(cause.code, `the accepted grant could not be stored: ${cause.message}`, { plugin, cause, ...(cause.details ? { details: cause.details } : {}) });
     }
     this.refused.delete(plugin);

@@ -43,9 +43,8 @@ export class MemoryStore<T> implements DataStore<T> {
   }
 }
 
-// The grants file is host data, not plugin config; until the errors package has a code of its own for
-// the host's data directory, a store that cannot be read or written reports HC_ERR_CONFIG_INVALID.
-const STORE_ERROR: ErrorCodeValue = ErrorCode.CONFIG_INVALID;
+// The host's data directory is host data, not plugin config: it has a code of its own.
+const STORE_ERROR: ErrorCodeValue = ErrorCode.DATA_STORE;
 
 /** How a JsonFileStore names, versions and checks what it keeps. */
 export interface JsonFileStoreOptions<T> {

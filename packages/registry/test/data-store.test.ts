@@ -55,14 +55,14 @@ describe('fileGrantStore', () => {
     const before = readFileSync(file(), 'utf8');
     // A value JSON cannot hold fails before anything is written.
     const unserialisable = { lamp: { ...grant('lamp'), acceptedAt: 1n as unknown as number } };
-    expect(await failure(store.save(unserialisable))).toMatchObject({ code: ErrorCode.CONFIG_INVALID, message: expect.stringContaining('is unchanged') });
+    expect(await failure(store.save(unserialisable))).toMatchObject({ code: ErrorCode.DATA_STORE, message: expect.stringContaining('is unchanged') });
     expect(readFileSync(file(), 'utf8')).toBe(before);
 
     // A rename that fails (the target became a non-empty folder) removes the temporary file.
     const blocked = new JsonFileStore<AcceptedGrant>({ file: join(dir, 'blocked'), format: 'homecore.grants', label: 'accepted grants', parse: (v) => v as AcceptedGrant });
     mkdirSync(join(dir, 'blocked', 'inside'), { recursive: true });
     const error = await failure(blocked.save({ lamp: grant('lamp') }));
-    expect(error).toMatchObject({ code: ErrorCode.CONFIG_INVALID, message: expect.stringContaining(`could not be saved to ${join(dir, 'blocked')}`) });
+    expect(error).toMatchObject({ code: ErrorCode.DATA_STORE, message: expect.stringContaining(`could not be saved to ${join(dir, 'blocked')}`) });
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     // The store still works after a failed save.
     await store.save({ fan: grant('fan') });
@@ -83,7 +83,7 @@ describe('fileGrantStore', () => {
     const store = fileGrantStore(join(dir, 'data'), { now: () => NOW });
     const error = await failure(store.load());
     const movedTo = `${file()}.corrupt-${STAMP}`;
-    expect(error).toMatchObject({ code: ErrorCode.CONFIG_INVALID, details: { file: file(), movedTo } });
+    expect(error).toMatchObject({ code: ErrorCode.DATA_STORE, details: { file: file(), movedTo } });
     expect(error.message).toContain(problem);
     expect(error.message).toContain(`it was moved to ${movedTo} and none of its accepted grants are used`);
     expect(readFileSync(movedTo, 'utf8')).toBe(content);
@@ -114,7 +114,7 @@ describe('fileGrantStore', () => {
     const content = JSON.stringify({ format: 'homecore.grants', version: 2, records: {} });
     writeFileSync(file(), content);
     const error = await failure(fileGrantStore(join(dir, 'data')).load());
-    expect(error).toMatchObject({ code: ErrorCode.CONFIG_INVALID, message: expect.stringContaining('newer than the 1 this HOMECORE reads') });
+    expect(error).toMatchObject({ code: ErrorCode.DATA_STORE, message: expect.stringContaining('newer than the 1 this HOMECORE reads') });
     expect(readFileSync(file(), 'utf8')).toBe(content);
   });
 });
