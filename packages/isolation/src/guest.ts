@@ -108,6 +108,8 @@ class Guest {
         void this.#init(message);
         return;
       case 'call':
+        // A setup starts from the host's snapshot of every state the plugin may read.
+        if (message.op === 'setup') this.#mirror.clear();
         if (message.s !== undefined) this.#applyMirror(message.s);
         this.#clock(message.now, message.live);
         void this.#call(message.id, message.op, message.arg);
@@ -169,7 +171,6 @@ class Guest {
       case 'setup': {
         this.#entry = arg as ConfigEntry;
         this.#abort = new AbortController();
-        this.#mirror.clear();
         return this.#hooked('setup', () => instance.setup(this.#context()));
       }
       case 'teardown':
