@@ -71,7 +71,7 @@ export async function loadInDependencyOrder(
       await loader.load(manifest, item.code, item, false);
       const state = records.get(id)?.entry.state;
       if (state === 'loaded') report.loaded.push(id);
-      else report.retrying.push(id);
+      else if ((records.get(id)?.entry.disabled_by ?? null) === null) report.retrying.push(id); // a disabled entry is neither
       own.settle(state === 'loaded');
     } catch (failure) {
       report.errors.push(toHomecoreError(failure, ErrorCode.SETUP_FAILED, { plugin: id }));

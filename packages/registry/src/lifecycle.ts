@@ -25,10 +25,12 @@ import { dependencyOrder, findCycles } from './graph.js';
 import { isUpgradeRefusal, type Admission, type Grants } from './grants.js';
 import { pluginLimits, type EntityOwners } from './guard.js';
 import type { IdleTracker } from './idle.js';
+import type { StoredConfigEntry } from './entry-store.js';
+import type { EntryPersistence } from './persistence.js';
 import { PluginRecord, type Activation, type FolderSource } from './record.js';
 import type { RegistrySettings } from './settings.js';
 import type { ConfigEntryInit, ConfigEntryUpdate, DiscoveredPlugin, LoadOptions, ReloadSource } from './types.js';
-import { invoke, messageOf, withTimeout } from './util.js';
+import { invoke, isoTime, messageOf, withTimeout } from './util.js';
 import { runtimeFor, validateManifest } from './validation.js';
 import type { Wiring } from './wiring.js';
 
@@ -50,6 +52,7 @@ export class Lifecycle {
     private readonly wiring: Wiring,
     private readonly owners: EntityOwners,
     private readonly grants: Grants,
+    private readonly persistence: EntryPersistence,
   ) {
     this.clock = settings.clock;
   }
@@ -105,13 +108,93 @@ export class Lifecycle {
         // The upgrade rule, once the id is reserved: a version seen before must not ask for more than was accepted.
         await this.grants.commit(await this.grants.check(manifest, 'it is not loaded'));
         await this.waitForDependencies(rec);
+        await this.adoptStoredEntry(rec);
       } catch (error) {
         this.forget(rec);
         throw error;
       }
       await this.setUp(rec);
+      this.restoreQuarantine(rec);
     }));
     return id;
+  }
+
+  /**
+   * With an entry store: the domain's stored entry replaces the new one (whose config is used only
+   * when none is stored, on the first start), and every change to the entry is stored from now on.
+   */
+  private async adoptStoredEntry(rec: PluginRecord): Promise<void> {
+    if (!this.persistence.enabled) return;
+    await this.persistence.ready(rec.id);
+    const stored = this.persistence.entriesOf(rec.id)[0];
+    if (stored !== undefined) {
+      checkConfigData(rec.id, rec.manifest.config_schema, stored.data);
+      rec.entry = liveEntryOf(stored);
+    }
+    rec.onEntry = (entry) => this.persistence.put(entry);
+    this.persistence.put(rec.entry);
+  }
+
+  /** A plugin quarantined before the restart comes back quarantined (its events dropped) until cleared. */
+  private restoreQuarantine(rec: PluginRecord): void {
+    const stored = this.persistence.quarantineOf(rec.entry.entry_id);
+    if (stored === undefined || rec.active === undefined || rec.removed) return;
+    rec.health = 'quarantined';
+    rec.healthReason = `${stored.reason} (quarantined since ${stored.quarantined_at}, kept across restarts: clearQuarantine or reload it to give it a fresh start)`;
+    this.book.emit({ type: 'plugin_quarantined', plugin: rec.id, reason: rec.healthReason });
+  }
+
+  /**
+   * Gives a quarantined plugin a fresh start without reloading it (its failure counters reset, its
+   * events delivered again) and forgets a stored quarantine of its entries; true when there was one.
+   */
+  async clearQuarantine(id: PluginId): Promise<boolean> {
+    await this.persistence.ready(id);
+    let cleared = false;
+    for (const entryId of this.persistence.quarantinedOf(id)) cleared = this.persistence.clearQuarantine(entryId) || cleared;
+    const rec = this.records.get(id);
+    if (rec === undefined) {
+      if (!cleared) throw notFound(id);
+      return cleared;
+    }
+    if (rec.health !== 'ok') {
+      cleared = true;
+      this.delivery.resetHealth(rec);
+      this.book.emit({ type: 'plugin_resumed', plugin: id });
+      this.delivery.schedulePump(rec);
+    }
+    return cleared;
+  }
+
+  /**
+   * Disables (`'user'`) or enables (`null`) a plugin's config entry, HA's `async_set_disabled_by`:
+   * a disabled entry is torn down and stays `not_loaded` (and listed) until enabled, which sets it
+   * up again. With an entry store the disabled state survives restarts.
+   */
+  async setDisabled(id: PluginId, disabledBy: string | null): Promise<void> {
+    const rec = this.require(id);
+    await this.idle.trackSetup(
+      this.serialize(rec, async () => {
+        if (rec.removed) throw notFound(id);
+        if (rec.entry.disabled_by === disabledBy) return;
+        if (!CONFIG_ENTRY_RECOVERABLE[rec.entry.state]) {
+          throw new HomecoreError(
+            ErrorCode.OPERATION_NOT_ALLOWED,
+            `cannot ${disabledBy === null ? 'enable' : 'disable'} while the config entry is ${rec.entry.state}: wait for the current operation to finish`,
+            { plugin: id },
+          );
+        }
+        rec.entry = Object.freeze({ ...rec.entry, disabled_by: disabledBy, modified_at: isoTime(this.clock.now()) });
+        if (disabledBy === null) return this.setUp(rec);
+        try {
+          await this.stopLocked(rec);
+        } finally {
+          rec.paused = false;
+          this.owners.releaseAll(rec);
+          this.wiring.syncCoreServices(rec);
+        }
+      }),
+    );
   }
 
   private async waitForDependencies(rec: PluginRecord): Promise<void> {
@@ -145,6 +228,12 @@ export class Lifecycle {
   /** Sets a plugin up from scratch; NOT_READY schedules a retry, other failures leave `setup_error`. */
   private async setUp(rec: PluginRecord): Promise<void> {
     if (rec.removed) return;
+    if (rec.entry.disabled_by !== null) {
+      // HA skips disabled entries: listed, not set up, until enabled.
+      this.clearTimers(rec);
+      this.setEntryState(rec, 'not_loaded', null);
+      return;
+    }
     this.setEntryState(rec, 'setup_in_progress', null);
     let activation: Activation;
     try {
@@ -378,14 +467,25 @@ export class Lifecycle {
       unloaded.catch(() => undefined);
     }
     await Promise.all(done.values());
+    await this.persistence.flush();
   }
 
   private async unloadLocked(rec: PluginRecord): Promise<void> {
     if (rec.removed) return;
+    // Whatever fails on the way (a host callback, the host's clock), the plugin ends up removed.
+    try {
+      await this.stopLocked(rec);
+    } finally {
+      this.forget(rec);
+      this.book.emit({ type: 'plugin_unloaded', plugin: rec.id });
+    }
+  }
+
+  /** Tears the running activation down (if any) and leaves the record `not_loaded` (or `failed_unload`). */
+  private async stopLocked(rec: PluginRecord): Promise<void> {
     this.clearTimers(rec);
     const activation = rec.active;
     let failed: HomecoreError | undefined;
-    // Whatever fails on the way (a host callback, the host's clock), the plugin ends up removed.
     try {
       if (activation !== undefined) {
         this.setEntryState(rec, 'unload_in_progress', null);
@@ -397,15 +497,10 @@ export class Lifecycle {
       }
     } finally {
       rec.active = undefined;
-      try {
-        if (activation !== undefined) await this.close(activation);
-        this.delivery.dropQueue(rec, undefined);
-        if (failed !== undefined) this.setEntryState(rec, 'failed_unload', failed.message);
-        else this.setEntryState(rec, 'not_loaded', null);
-      } finally {
-        this.forget(rec);
-        this.book.emit({ type: 'plugin_unloaded', plugin: rec.id });
-      }
+      if (activation !== undefined) await this.close(activation);
+      this.delivery.dropQueue(rec, undefined);
+      if (failed !== undefined) this.setEntryState(rec, 'failed_unload', failed.message);
+      else this.setEntryState(rec, 'not_loaded', null);
     }
   }
 
@@ -445,7 +540,9 @@ export class Lifecycle {
         } catch (error) {
           throw this.reloadFailed(rec, error);
         }
-        return this.reloadLocked(rec, { manifest: found.manifest, code: found.code, baseDir: found.dir }, found.config);
+        // With an entry store the stored entry is the truth; config.json seeded it on the first start only.
+        const config = this.persistence.enabled ? undefined : found.config;
+        return this.reloadLocked(rec, { manifest: found.manifest, code: found.code, baseDir: found.dir }, config);
       }),
     );
   }
@@ -609,6 +706,36 @@ export class Lifecycle {
       { plugin: rec.id, hook: cause.hook ?? 'onConfigUpdate', cause, ...(cause.details !== undefined ? { details: cause.details } : {}) },
     );
   }
+}
+
+/** A stored entry as the live entry a plugin sees, `not_loaded` until set up. */
+function liveEntryOf(stored: StoredConfigEntry): ConfigEntry {
+  return Object.freeze({
+    entry_id: stored.entry_id,
+    domain: stored.domain,
+    title: stored.title,
+    data: deepFreeze(structuredClone(stored.data)),
+    options: deepFreeze(structuredClone(stored.options)),
+    source: stored.source,
+    unique_id: stored.unique_id,
+    version: stored.version,
+    minor_version: stored.minor_version,
+    disabled_by: stored.disabled_by,
+    pref_disable_new_entities: stored.pref_disable_new_entities,
+    pref_disable_polling: stored.pref_disable_polling,
+    created_at: stored.created_at,
+    modified_at: stored.modified_at,
+    state: 'not_loaded',
+    reason: null,
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 function restoreEntryFields(current: ConfigEntry, previous: ConfigEntry): ConfigEntry {

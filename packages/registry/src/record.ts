@@ -201,7 +201,11 @@ export class PluginRecord {
   set entry(value: ConfigEntry) {
     this.#entry = value;
     this.summary = undefined;
+    this.onEntry?.(value);
   }
+
+  /** Called with every new entry (the entry store keeps its stored fields); unset without a store. */
+  onEntry: ((entry: ConfigEntry) => void) | undefined = undefined;
 
   get health(): PluginHealth {
     return this.#health;

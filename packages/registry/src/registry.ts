@@ -10,6 +10,7 @@ import { SubscriptionIndex } from './dispatch.js';
 import { IdleTracker } from './idle.js';
 import { EntityOwners, LoopGuard } from './guard.js';
 import { Lifecycle } from './lifecycle.js';
+import { ENTRY_SAVE_DELAY_MS, EntryPersistence } from './persistence.js';
 import type { Activation, FolderSource, PluginRecord } from './record.js';
 import { resolveSettings } from './settings.js';
 import type {
@@ -27,6 +28,12 @@ import type {
   ReloadSource,
 } from './types.js';
 import { Wiring } from './wiring.js';
+import type { StoredConfigEntry } from './entry-store.js';
+
+function entryFieldsOf(stored: StoredConfigEntry): Omit<ConfigEntry, 'state' | 'reason'> {
+  const { discovery_keys: _keys, subentries: _subentries, ...fields } = stored;
+  return fields;
+}
 
 /**
  * The heart of HOMECORE: loads plugins through the runtime their manifest names, orders them by
@@ -43,6 +50,7 @@ export class PluginRegistry {
   private readonly delivery: Delivery;
   private readonly lifecycle: Lifecycle;
   private readonly grants: Grants;
+  private readonly persistence: EntryPersistence;
   /** Plugin folders discover() found, by real path: a plugin loaded from one reloads from disk. */
   private readonly folders = new Map<string, FolderSource>();
 
@@ -61,7 +69,18 @@ export class PluginRegistry {
       owners,
     });
     this.grants = new Grants(options.grants, settings.clock, this.book);
-    this.lifecycle = new Lifecycle(settings, this.records, this.folders, this.book, this.idleTracker, this.delivery, wiring, owners, this.grants);
+    const delay = options.entrySaveDelayMs;
+    this.persistence = new EntryPersistence(options.entries, settings.clock, typeof delay === 'number' && delay >= 0 ? delay : ENTRY_SAVE_DELAY_MS, this.book);
+    this.lifecycle = new Lifecycle(settings, this.records, this.folders, this.book, this.idleTracker, this.delivery, wiring, owners, this.grants, this.persistence);
+    if (this.persistence.enabled) {
+      // A quarantine is stored when it happens and forgotten when a reload gives the plugin a fresh start.
+      this.book.on((activity) => {
+        const rec = this.records.get(activity.plugin);
+        if (rec === undefined) return;
+        if (activity.type === 'plugin_quarantined') this.persistence.quarantine(rec.entry.entry_id, rec.id, activity.reason);
+        else if (activity.type === 'plugin_reloaded') this.persistence.clearQuarantine(rec.entry.entry_id);
+      });
+    }
   }
 
   // ---------------------------------------------------------------- loading
@@ -126,7 +145,8 @@ export class PluginRegistry {
 
   /**
    * Unloads every plugin, dependents before their dependencies and independent plugins concurrently;
-   * every teardown runs, failures are reported as activity.
+   * every teardown runs, failures are reported as activity. Then saves the config entries at once
+   * (with an entry store; a failed save rejects, after every plugin was unloaded).
    */
   unloadAll(): Promise<void> {
     return this.lifecycle.unloadAll();
@@ -157,6 +177,60 @@ export class PluginRegistry {
    */
   updateConfigEntry(id: PluginId, update: ConfigEntryUpdate): Promise<void> {
     return this.lifecycle.updateConfigEntry(id, update);
+  }
+
+  // ---------------------------------------------------------------- stored entries
+
+  /**
+   * Writes pending config entry changes to the entry store now instead of after the save delay;
+   * resolves once they are stored (at once without a store or changes). Call it before exiting;
+   * `unloadAll()` does. A failed save rejects with HC_ERR_DATA_STORE and is tried again on the next change.
+   */
+  flush(): Promise<void> {
+    return this.persistence.flush();
+  }
+
+  /**
+   * Every config entry of `domain` (or of every domain), oldest first: the live entry of a loaded
+   * plugin, and, with an entry store, the stored entries of plugins not loaded now (`not_loaded`).
+   */
+  async entries(domain?: string): Promise<ConfigEntry[]> {
+    if (this.persistence.enabled) await this.persistence.ready(domain);
+    const live = new Map<string, ConfigEntry>();
+    for (const rec of this.records.values()) live.set(rec.entry.entry_id, rec.entry);
+    const out: ConfigEntry[] = [];
+    const seen = new Set<string>();
+    for (const stored of this.persistence.all()) {
+      if (domain !== undefined && stored.domain !== domain) continue;
+      seen.add(stored.entry_id);
+      out.push(live.get(stored.entry_id) ?? Object.freeze({ ...entryFieldsOf(stored), state: 'not_loaded', reason: null }));
+    }
+    for (const [id, entry] of live) if (!seen.has(id) && (domain === undefined || entry.domain === domain)) out.push(entry);
+    return out;
+  }
+
+  /**
+   * Disables a plugin's config entry (HA's `disabled_by: "user"`): it is torn down and stays listed,
+   * `not_loaded`, and is not set up again (not on a reload, nor, with an entry store, after a
+   * restart) until `enableEntry`. HC_ERR_OPERATION_NOT_ALLOWED while the entry is in a state that cannot be unloaded.
+   */
+  disableEntry(id: PluginId, disabledBy = 'user'): Promise<void> {
+    return this.lifecycle.setDisabled(id, disabledBy);
+  }
+
+  /** Enables a disabled config entry and sets the plugin up again (rejects like load when setup fails). */
+  enableEntry(id: PluginId): Promise<void> {
+    return this.lifecycle.setDisabled(id, null);
+  }
+
+  /**
+   * Gives a quarantined plugin a fresh start (failure counters reset, its events delivered again)
+   * without reloading it, and forgets its stored quarantine, so it is not quarantined after a restart
+   * either. Resolves true when there was a quarantine (or backoff) to clear; works for a domain not
+   * loaded now whose quarantine is stored. HC_ERR_PLUGIN_NOT_FOUND when neither.
+   */
+  clearQuarantine(id: PluginId): Promise<boolean> {
+    return this.lifecycle.clearQuarantine(id);
   }
 
   // ---------------------------------------------------------------- accepted grants

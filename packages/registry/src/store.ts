@@ -139,31 +139,7 @@ export class JsonFileStore<T> implements DataStore<T> {
 
   /** Moves the file aside and returns the error that says so; the records in it are not used. */
   private async corrupt(problem: string, cause?: unknown): Promise<HomecoreError> {
-    const { file, label } = this.options;
-    const now = (this.options.now ?? Date.now)();
-    const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
-    let movedTo: string | null = null;
-    let moveError: unknown;
-    for (let n = 0; n < 100 && movedTo === null; n++) {
-      const target = `${file}.corrupt-${stamp}${n === 0 ? '' : `-${n}`}`;
-      if (await exists(target)) continue; // rename would replace an earlier corrupt copy
-      try {
-        await rename(file, target);
-        movedTo = target;
-      } catch (error) {
-        moveError = error;
-        break;
-      }
-    }
-    const where =
-      movedTo !== null
-        ? `it was moved to ${movedTo} and none of its ${label} are used`
-        : `it could not be moved aside (${messageOf(moveError)}) and none of its ${label} are used`;
-    return new HomecoreError(
-      STORE_ERROR,
-      `${file} ${problem}: ${where}; restore it from a backup (or repair it), or remove it to start with no ${label}`,
-      { details: { file, movedTo, problem }, ...(cause !== undefined ? { cause } : {}) },
-    );
+    return corruptFileError(this.options.file, this.options.label, problem, (this.options.now ?? Date.now)(), cause);
   }
 
   private async write(records: Readonly<Record<string, T>>): Promise<void> {
@@ -178,28 +154,67 @@ export class JsonFileStore<T> implements DataStore<T> {
         cause: error,
       });
     }
-    const dir = dirname(file);
-    const temp = join(dir, `.${basename(file)}.${process.pid}.${randomUUID()}.tmp`);
-    try {
-      await mkdir(dir, { recursive: true });
-      const handle = await open(temp, 'wx', 0o644);
-      try {
-        await handle.writeFile(text, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, file);
-    } catch (error) {
-      await rm(temp, { force: true }).catch(() => undefined);
-      throw new HomecoreError(
-        STORE_ERROR,
-        `the ${label} could not be saved to ${file} (${messageOf(error)}): the file is unchanged; check that its folder exists, is writable and has space`,
-        { details: { file }, cause: error },
-      );
-    }
-    await syncDirectory(dir);
+    await writeFileAtomic(file, text, label);
   }
+}
+
+/**
+ * Moves a corrupt `file` aside (`<file>.corrupt-<time>`, never over an earlier copy) and returns
+ * the HC_ERR_DATA_STORE error that names both and says what to do; `label` says what the file holds.
+ */
+export async function corruptFileError(file: string, label: string, problem: string, now: number, cause?: unknown): Promise<HomecoreError> {
+  const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
+  let movedTo: string | null = null;
+  let moveError: unknown;
+  for (let n = 0; n < 100 && movedTo === null; n++) {
+    const target = `${file}.corrupt-${stamp}${n === 0 ? '' : `-${n}`}`;
+    if (await exists(target)) continue; // rename would replace an earlier corrupt copy
+    try {
+      await rename(file, target);
+      movedTo = target;
+    } catch (error) {
+      moveError = error;
+      break;
+    }
+  }
+  const where =
+    movedTo !== null
+      ? `it was moved to ${movedTo} and none of its ${label} are used`
+      : `it could not be moved aside (${messageOf(moveError)}) and none of its ${label} are used`;
+  return new HomecoreError(
+    STORE_ERROR,
+    `${file} ${problem}: ${where}; restore it from a backup (or repair it), or remove it to start with no ${label}`,
+    { details: { file, movedTo, problem }, ...(cause !== undefined ? { cause } : {}) },
+  );
+}
+
+/**
+ * Replaces `file` with `text` atomically: a temporary file in the same folder (created with it),
+ * flushed, renamed over the old one, then the folder flushed. A crash at any point leaves the old
+ * file or the new one. Rejects with HC_ERR_DATA_STORE (the file unchanged) when it cannot.
+ */
+export async function writeFileAtomic(file: string, text: string, label: string): Promise<void> {
+  const dir = dirname(file);
+  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomUUID()}.tmp`);
+  try {
+    await mkdir(dir, { recursive: true });
+    const handle = await open(temp, 'wx', 0o644);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw new HomecoreError(
+      STORE_ERROR,
+      `the ${label} could not be saved to ${file} (${messageOf(error)}): the file is unchanged; check that its folder exists, is writable and has space`,
+      { details: { file }, cause: error },
+    );
+  }
+  await syncDirectory(dir);
 }
 
 /** Flushes a folder so a rename in it survives a crash. Platforms that cannot open folders (Windows) skip it. */

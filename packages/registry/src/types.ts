@@ -12,6 +12,7 @@ import type {
   RuntimeStats,
 } from '@homecore/core-traits';
 import type { ManifestDifference } from '@homecore/manifest';
+import type { ConfigEntryStore } from './entry-store.js';
 import type { GrantReason, GrantStore } from './grants.js';
 
 /** How a plugin's event handling is doing under the failure policy. */
@@ -106,6 +107,20 @@ export interface RegistryOptions {
    * across restarts. Without a store (the default) versions are not compared.
    */
   grants?: GrantStore;
+  /**
+   * Where config entries are kept across restarts (`fileConfigEntryStore(dataDir)` writes Home
+   * Assistant's `.storage/core.config_entries`; `new MemoryConfigEntryStore()` for tests). With a
+   * store, a plugin loads with its stored entry (same `entry_id`, title, data, options, source,
+   * unique_id, versions, disabled state and timestamps): a `config` passed to load (a folder's
+   * `config.json`) is used only on the first start, when no entry of the domain is stored, and a
+   * reload from disk no longer replaces the entry with `config.json`. A disabled entry is not set up.
+   * A quarantine is stored too: the plugin comes back quarantined until `clearQuarantine(id)` or a
+   * reload. Changes are saved after `entrySaveDelayMs`, together; `flush()` and `unloadAll()` save at once.
+   * Without a store (the default) entries live as long as the process.
+   */
+  entries?: ConfigEntryStore;
+  /** Delay of the debounced entry save, like HA's `async_delay_save` (default 1000 ms, registry clock). */
+  entrySaveDelayMs?: number;
 }
 
 /** The config entry a plugin is loaded with; everything else is filled in. */
@@ -307,6 +322,8 @@ export type ActivityLogLevel = 'debug' | 'info' | 'warn' | 'error';
  * With a grant store (`RegistryOptions.grants`): `grant_stored` is a grant stored on a first install,
  * for a narrower version (its `narrowings`) or on the operator's acceptance; `upgrade_refused` is a new
  * version refused because it asks for more than was accepted (its `differences`, the widenings).
+ * With an entry store (`RegistryOptions.entries`): `store_failed` is a save of the config entries
+ * that failed (`plugin` is empty; the next change or `flush()` tries again).
  */
 export type RegistryActivity =
   | { type: 'plugin_loaded'; plugin: PluginId; runtime: RuntimeKind }
@@ -332,6 +349,7 @@ export type RegistryActivity =
   | { type: 'reload_failed'; plugin: PluginId; error: HomecoreError }
   | { type: 'teardown_failed'; plugin: PluginId; error: HomecoreError }
   | { type: 'grant_stored'; plugin: PluginId; version: string; reason: GrantReason; narrowings: readonly ManifestDifference[]; message: string }
+  | { type: 'store_failed'; plugin: PluginId | ''; error: HomecoreError; message: string }
   | { type: 'upgrade_refused'; plugin: PluginId; version: string; differences: readonly ManifestDifference[]; error: HomecoreError };
 
 /** Update for `registry.updateConfigEntry()`. */
