@@ -21,11 +21,15 @@ export class FrameError extends Error {}
 
 /**
  * Splits a byte stream into messages. A frame over `maxFrameBytes`, or one that is not a JSON
- * object, throws a FrameError before more than the header of it is buffered.
+ * object, throws a FrameError as soon as its header is read. Chunks are kept as they arrive and
+ * joined once per frame, so a frame sent a byte at a time costs no more than one sent at once.
  */
 export class FrameDecoder {
   readonly #maxFrameBytes: number;
-  #buffer: Buffer = Buffer.alloc(0);
+  #chunks: Buffer[] = [];
+  #length = 0;
+  /** The length of the frame being received, once its header is in. */
+  #frame: { readonly json: number; readonly raw: number } | undefined;
 
   constructor(maxFrameBytes: number) {
     this.#maxFrameBytes = maxFrameBytes;
@@ -33,31 +37,47 @@ export class FrameDecoder {
 
   /** Feeds bytes; returns the messages completed by them, in order. */
   push(chunk: Buffer): Record<string, unknown>[] {
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#length += chunk.length;
+    }
     const out: Record<string, unknown>[] = [];
-    let offset = 0;
-    while (this.#buffer.length - offset >= HEADER_BYTES) {
-      const jsonLength = this.#buffer.readUInt32BE(offset);
-      const rawLength = this.#buffer.readUInt32BE(offset + 4);
-      const total = HEADER_BYTES + jsonLength + rawLength;
-      if (total > this.#maxFrameBytes) {
-        throw new FrameError(`a frame of ${total} bytes is over the limit of ${this.#maxFrameBytes}`);
+    for (;;) {
+      if (this.#frame === undefined) {
+        if (this.#length < HEADER_BYTES) break;
+        const header = this.#take(HEADER_BYTES);
+        const json = header.readUInt32BE(0);
+        const raw = header.readUInt32BE(4);
+        if (HEADER_BYTES + json + raw > this.#maxFrameBytes) {
+          throw new FrameError(`a frame of ${HEADER_BYTES + json + raw} bytes is over the limit of ${this.#maxFrameBytes}`);
+        }
+        this.#frame = { json, raw };
       }
-      if (this.#buffer.length - offset < total) break;
-      const start = offset + HEADER_BYTES;
+      const { json, raw } = this.#frame;
+      if (this.#length < json + raw) break;
+      this.#frame = undefined;
+      const body = this.#take(json + raw);
       let message: unknown;
       try {
-        message = JSON.parse(this.#buffer.toString('utf8', start, start + jsonLength));
+        message = JSON.parse(body.toString('utf8', 0, json));
       } catch {
         throw new FrameError('a frame is not valid JSON');
       }
       if (typeof message !== 'object' || message === null || Array.isArray(message)) throw new FrameError('a frame is not a JSON object');
-      if (rawLength > 0) (message as Record<string, unknown>).arg = this.#buffer.toString('utf8', start + jsonLength, start + jsonLength + rawLength);
+      if (raw > 0) (message as Record<string, unknown>).arg = body.toString('utf8', json, json + raw);
       out.push(message as Record<string, unknown>);
-      offset += total;
     }
-    this.#buffer = offset === 0 ? this.#buffer : this.#buffer.subarray(offset);
-    if (this.#buffer.length === 0) this.#buffer = Buffer.alloc(0);
     return out;
+  }
+
+  /** Removes and returns the first `n` buffered bytes (n <= buffered). */
+  #take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#length);
+    const taken = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.#chunks = rest.length > 0 ? [rest] : [];
+    this.#length = rest.length;
+    return taken;
   }
 }

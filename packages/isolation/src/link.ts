@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FrameDecoder, FrameError, encodeFrame } from './framing.js';
@@ -43,11 +42,39 @@ export interface LinkOptions {
 
 const MAX_LINE = 2000;
 
+/**
+ * Splits a guest's output into lines of at most MAX_LINE characters: a guest that writes without
+ * newlines cannot make the host buffer more than one line's worth.
+ */
 function pipeLines(stream: Readable | null, name: 'stdout' | 'stderr', events: LinkEvents): void {
   if (stream === null) return;
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  lines.on('line', (line) => events.output(name, line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line));
-  lines.on('error', () => undefined);
+  stream.setEncoding('utf8');
+  let line = '';
+  let cut = false;
+  stream.on('data', (text: string) => {
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf('\n', start);
+      const piece = text.slice(start, end === -1 ? text.length : end);
+      if (!cut) {
+        line += piece;
+        if (line.length > MAX_LINE) {
+          line = `${line.slice(0, MAX_LINE)}…`;
+          cut = true;
+        }
+      }
+      if (end === -1) return;
+      events.output(name, line.endsWith('\r') ? line.slice(0, -1) : line);
+      line = '';
+      cut = false;
+      start = end + 1;
+    }
+  });
+  stream.on('end', () => {
+    if (line.length > 0) events.output(name, line);
+    line = '';
+  });
+  stream.on('error', () => undefined);
 }
 
 /** Starts the guest module in a worker thread with a heap limit. */
