@@ -23,6 +23,7 @@ const BENCHMARKS = [
   { name: 'fuel', title: 'fuel overhead, metered vs plain; ns per fuel unit; the worst call' },
   { name: 'stall', title: 'worst event-loop stall with hostile modules at default limits' },
   { name: 'sustained', title: 'sustained load, 10,000 changes/s across 50 mixed plugins' },
+  { name: 'isolation', title: 'isolated native plugins (none/worker/process): round trip, memory, preemption, restart; vm guard; wasm backstop' },
 ];
 
 function parseArgs(argv) {
