@@ -38,6 +38,7 @@ const layer: Record<string, number> = {
   '@homecore/registry': 4,
   '@homecore/runtime-native': 5,
   '@homecore/runtime-wasm': 5,
+  '@homecore/api': 5,
   '@homecore/plugin-example': 6,
   '@homecore/cli': 6,
 };

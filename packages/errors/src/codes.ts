@@ -80,6 +80,9 @@ export const ErrorCode = {
   SCENARIO_INVALID: 'HC_ERR_SCENARIO_INVALID',
   SERVE_NOT_RUNNING: 'HC_ERR_SERVE_NOT_RUNNING',
   SHUTDOWN_TIMEOUT: 'HC_ERR_SHUTDOWN_TIMEOUT',
+  // Home Assistant API (@homecore/api)
+  API_LISTEN: 'HC_ERR_API_LISTEN',
+  API_TOKEN: 'HC_ERR_API_TOKEN',
   // Last resort: a bug in HOMECORE itself
   INTERNAL: 'HC_ERR_INTERNAL',
 } as const;
