@@ -14,6 +14,9 @@ import { inspectWasm } from './inspect.js';
 import { generateKeys, signPlugin } from './sign.js';
 import { checkConformance, formatConformance } from './conformance.js';
 import { DATA_DIR_ENV, acceptPlugin, diffPlugins, formatAccept, formatDiff } from './upgrade.js';
+import { defaultDataDir, serveUntil } from './serve.js';
+import { formatStatus, readStatus } from './status.js';
+import { requireDirectory } from './house.js';
 
 /** Where `homecore` writes; injectable so it can be tested and embedded. */
 export interface CliIo {
@@ -23,6 +26,8 @@ export interface CliIo {
   color?: boolean;
   /** Environment variables (default process.env); `HOMECORE_DATA_DIR` names the data directory. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Ends `homecore serve` when it aborts (the command wires SIGINT and SIGTERM to it); serve refuses to start without one. */
+  signal?: AbortSignal;
 }
 
 const OPTIONS = {
@@ -37,6 +42,9 @@ const OPTIONS = {
   isolation: { type: 'string' },
   trusted: { type: 'string', multiple: true },
   'data-dir': { type: 'string' },
+  watch: { type: 'boolean' },
+  port: { type: 'string' },
+  host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -51,6 +59,8 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   keygen: ['json'],
   diff: ['json'],
   accept: ['json', 'data-dir'],
+  serve: ['json', 'trust-key', 'allow-unsigned', 'isolation', 'trusted', 'data-dir', 'watch', 'port', 'host'],
+  status: ['json', 'data-dir'],
 };
 
 /** Runs the `homecore` command with `argv` (without node and the script) and returns the exit code. */
@@ -79,11 +89,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     for (const key of Object.keys(values) as (keyof typeof OPTIONS)[]) {
       if (key !== 'help' && key !== 'version' && !allowed.includes(key)) throw usageError(`"homecore ${command}" does not take --${key}`);
     }
-    const paths = command === 'conformance' || command === 'diff' ? 2 : 1;
+    const paths = command === 'conformance' || command === 'diff' ? 2 : command === 'status' ? 0 : 1;
+    if (command === 'status' && rest.length > 0) throw usageError(`"homecore status" takes no path: give the data directory with --data-dir`);
     if (rest.length !== paths) {
       throw usageError(`"homecore ${command}" takes exactly ${paths === 1 ? 'one path' : 'two paths'}, got ${rest.length === 0 ? 'none' : rest.map((r) => JSON.stringify(r)).join(' ')}`);
     }
-    const target = rest[0]!;
+    const target = rest[0] ?? '.';
     const trustedKeys = readTrustKeys(values['trust-key'] ?? [], process.cwd());
     const isolation = isolationPolicy(values.isolation, values.trusted);
     const dataDir = dataDirectory(values['data-dir'], io.env ?? process.env);
@@ -92,6 +103,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case 'run': {
         const output = (elapsed: () => number) => (json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true));
         return await runPlugins({ dir: resolve(target), output, ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation, ...(dataDir === undefined ? {} : { dataDir }) });
+      }
+      case 'serve': {
+        const api = apiAddress(values.port, values.host);
+        if (api !== undefined) throw usageError(`--port ${api.port}: the API server is not installed (@homecore/api); serve runs without it, and "homecore status" shows the hub`);
+        await requireDirectory(resolve(target));
+        const signal = io.signal;
+        if (signal === undefined) throw usageError('"homecore serve" runs until signalled: it needs a process (the homecore command) or a caller that passes a signal');
+        const output = (elapsed: () => number) => (json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true));
+        return await serveUntil({ dir: resolve(target), output, trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation, dataDir: dataDir ?? defaultDataDir(target), watch: values.watch === true }, signal);
+      }
+      case 'status': {
+        // serve's default, .homecore next to the plugins directory, is ./.homecore when both run from the plugins' parent.
+        const report = await readStatus(dataDir ?? resolve('.homecore'));
+        io.stdout(json ? `${JSON.stringify(report)}\n` : formatStatus(report));
+        return report.running ? 0 : 1;
       }
       case 'validate': {
         const reports = await validatePath(target, { mode: values['ha-core'] === true ? 'core' : 'custom' });
@@ -157,6 +183,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     else io.stderr(`homecore: ${error.message} [${error.code}]\n`);
     return error.code === ErrorCode.CLI_USAGE || error.code === ErrorCode.SCENARIO_INVALID ? 2 : 1;
   }
+}
+
+/** Reads `--port <n>` and `--host <addr>` (default 127.0.0.1): where the HA API listens, or undefined without --port. */
+function apiAddress(port: string | undefined, host: string | undefined): { port: number; host: string } | undefined {
+  if (port === undefined) {
+    if (host !== undefined) throw usageError('--host says where the API server listens: give --port too');
+    return undefined;
+  }
+  const n = Number(port);
+  if (!/^\d+$/.test(port) || !Number.isInteger(n) || n < 0 || n > 65535) throw usageError(`--port takes a TCP port from 0 to 65535; got ${JSON.stringify(port)}`);
+  if (host === '') throw usageError('--host takes an address, for example 127.0.0.1 or 0.0.0.0');
+  return { port: n, host: host ?? '127.0.0.1' };
 }
 
 /** Reads `--isolation <level>` and `--trusted <domain>`: the host's minimum isolation for native plugins not trusted. */

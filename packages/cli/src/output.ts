@@ -133,6 +133,7 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
         case 'reload_failed': return line(who, red(`reload failed, old version kept: ${a.error.message}`));
         case 'teardown_failed': return line(who, red(`teardown failed: ${a.error.message}`));
         case 'grant_stored': return line(who, dim(a.message));
+        case 'store_failed': return line(who, red(`saving config entries failed: ${a.message}`));
         case 'upgrade_refused': {
           line(who, red(`upgrade to ${a.version} refused: it asks for more than was accepted (${a.differences.length} widening${a.differences.length === 1 ? '' : 's'})`));
           const hint = cliHint(a.error.code);

@@ -1,7 +1,7 @@
 import { ErrorCode, HomecoreError } from '@homecore/core-traits';
 
 /** The help text of `homecore`. */
-export const USAGE = `homecore: run, check and inspect HOMECORE plugins
+export const USAGE = `homecore: run, serve, check and inspect HOMECORE plugins
 
 Usage:
   homecore run <dir> [--scenario <file.jsonl>] [--json] [--trust-key <key>]... [--allow-unsigned]
@@ -9,6 +9,17 @@ Usage:
       Start the reference core, load every plugin folder in <dir>, replay the scenario, print a
       live log of what each plugin did and a summary. Wasm plugins need @homecore/runtime-wasm.
       With a data directory, a plugin asking for more than was accepted there is not loaded.
+  homecore serve <dir> [--watch] [--json] [--data-dir <dir>] [--trust-key <key>]... [--allow-unsigned]
+               [--isolation none|worker|process [--trusted <domain>]...] [--port <n> [--host <addr>]]
+      Run a hub: start the reference core on the real clock, load every plugin folder in <dir>,
+      fire time_changed every second, and run until SIGINT or SIGTERM; then unload every plugin
+      (dependents first) and exit 0. A second signal exits at once. The data directory keeps the
+      grants, the config entries and a status file. With --watch, an edited plugin folder is
+      reloaded (a broken edit is refused and the running version kept), a new folder loads and a
+      removed one unloads. --port serves Home Assistant's API (needs @homecore/api).
+  homecore status [--data-dir <dir>] [--json]
+      Show what a running "homecore serve" reports: each plugin's state, health, last error and
+      counters. Exits 1 when serve is not running or its status is stale.
   homecore validate <dir | manifest.json> [--strict] [--ha-core] [--json]
       Check manifests: every problem with its JSON pointer; exits 1 if any has an error (with
       --strict, also if any has a warning, such as an unknown key). With --ha-core, judge them as
@@ -46,9 +57,14 @@ Options:
   --isolation <level>  run every native plugin at least this isolated: none (in process), worker (a
                        worker thread) or process (a child Node process with the permission model)
   --trusted <domain>   a native plugin --isolation leaves as its manifest asks (repeatable)
-  --data-dir <dir>     where the host keeps its data: the grants file homecore.grants.json
-                       (default $HOMECORE_DATA_DIR; without either, run keeps nothing and
-                       compares no upgrade)
+  --data-dir <dir>     where the host keeps its data: the grants file homecore.grants.json, and
+                       for serve the config entries (.storage/core.config_entries) and
+                       homecore.status.json (default $HOMECORE_DATA_DIR; without either, run
+                       keeps nothing and compares no upgrade, serve and status use .homecore
+                       next to the plugins directory)
+  --watch              serve: reload plugin folders as they change
+  --port <n>           serve: the Home Assistant API's port
+  --host <addr>        serve: the address the API listens on (default 127.0.0.1)
   --key <file>         an Ed25519 private key in PEM, from "homecore keygen"
   --manifest <file>    the plugin's manifest.json
   -h, --help           this text
