@@ -56,6 +56,7 @@ export interface IsolatedOptions {
 }
 
 const DEFAULT_FRAME_BYTES = 8 * 1024 * 1024;
+const RESTART_SETUP_MS = 30_000;
 const MAX_RESTART_BACKOFF_MS = 30_000;
 const OUTPUT_LINES_PER_MINUTE = 600;
 const TAIL_LINES = 10;
@@ -102,6 +103,9 @@ class IsolatedInstance implements PluginInstance {
   #outputWindow = 0;
   readonly #tail: string[] = [];
   #fatal: string | undefined;
+  /** Counts preempt() calls, so a call waiting for a restart knows it was given up meanwhile. */
+  #preemptions = 0;
+  #lastPreempt: HomecoreError | undefined;
   readonly #stats = { calls: 0, crashes: 0, preemptions: 0, restarts: 0, effectsApplied: 0, effectsRefused: 0, outputDropped: 0, heapUsedBytes: 0 };
 
   constructor(options: IsolatedOptions) {
@@ -292,7 +296,7 @@ class IsolatedInstance implements PluginInstance {
       try {
         await this.start();
         this.#state = 'ready';
-        await this.#setupGuest();
+        await this.#setupGuest(true);
         this.#stats.restarts++;
       } catch (error) {
         this.#restartFailures++;
@@ -318,7 +322,10 @@ class IsolatedInstance implements PluginInstance {
   async #live(): Promise<void> {
     if (this.#state === 'ready') return;
     if (this.#restarting !== undefined) {
+      // A call that timed out while it waited for the restart is not sent afterwards.
+      const generation = this.#preemptions;
       await this.#restarting;
+      if (this.#preemptions !== generation) throw this.#lastPreempt!;
       return;
     }
     if (this.#state === 'disposed') {
@@ -334,18 +341,18 @@ class IsolatedInstance implements PluginInstance {
 
   // ---------------------------------------------------------------- calls into the guest
 
-  #call(op: CallOp, arg?: unknown, raw?: string): Promise<unknown> {
+  #call(op: CallOp, arg?: unknown, raw?: string, boundMs = this.#options.callTimeoutMs): Promise<unknown> {
     const link = this.#link!;
     const id = this.#nextCall++;
     this.#stats.calls++;
     const result = new Promise<unknown>((resolve, reject) => {
       const pending: Pending = { resolve, reject };
-      const bound = this.#options.callTimeoutMs;
+      const bound = boundMs;
       if (bound !== undefined && Number.isFinite(bound)) {
         pending.timer = setTimeout(() => {
           if (this.#link !== link) return;
           this.preempt(
-            new HomecoreError(ErrorCode.PLUGIN_PREEMPTED, `${op} was still running after the backstop's ${bound} ms wall-clock bound, so the ${this.#options.level} was stopped`, {
+            new HomecoreError(ErrorCode.PLUGIN_PREEMPTED, `${op} was still running after its ${bound} ms wall-clock bound, so the ${this.#options.level} was stopped: keep hooks short, or raise the bound`, {
               plugin: this.#plugin,
               hook: op,
               details: { limitMs: bound },
@@ -369,11 +376,16 @@ class IsolatedInstance implements PluginInstance {
     await this.#setupGuest();
   }
 
-  async #setupGuest(): Promise<void> {
+  /**
+   * Runs setup in the guest. A restart's setup has no registry timeout around it (the registry
+   * knows nothing of restarts), so it gets the plugin's setup timeout as its bound here.
+   */
+  async #setupGuest(restart = false): Promise<void> {
     const context = this.#context!;
     // The mirror starts from every state the plugin may read; changes follow with each call.
     this.#mirrorQueue = context.getStates().map((s) => [s.entity_id, s] as const);
-    await this.#call('setup', context.configEntry);
+    const bound = restart ? Math.min(this.#options.manifest.limits?.setup_timeout_ms ?? RESTART_SETUP_MS, RESTART_SETUP_MS) : this.#options.callTimeoutMs;
+    await this.#call('setup', context.configEntry, undefined, bound);
     this.#setUp = true;
   }
 
@@ -400,6 +412,12 @@ class IsolatedInstance implements PluginInstance {
   }
 
   preempt(error: HomecoreError): void {
+    this.#preemptions++;
+    this.#lastPreempt = new HomecoreError(ErrorCode.PLUGIN_PREEMPTED, `${error.message.replace(/^\[[^\]]*\] /, '')} while the plugin was restarting`, {
+      plugin: this.#plugin,
+      ...(error.hook !== undefined ? { hook: error.hook } : {}),
+      details: { cause_code: error.code, reason: 'preempted', level: this.#options.level },
+    });
     const link = this.#link;
     if (link === undefined || this.#pending.size === 0) return;
     // Dead at once: calls the registry makes next wait for the restart instead of the dying guest.
