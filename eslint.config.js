@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/build/**', '**/node_modules/**', '**/assembly/**', '**/.turbo/**', 'bench/results.json', 'examples/**/plugin.wasm'],
+    ignores: ['**/dist/**', '**/build/**', '**/node_modules/**', '**/assembly/**', '**/.turbo/**', 'bench/results.json', 'examples/**/plugin.wasm', 'packages/manifest/src/generated/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

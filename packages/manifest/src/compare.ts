@@ -1,5 +1,5 @@
 import { childPointer } from './issues.js';
-import { HOST_IMPORT_NAMES } from './schema.js';
+import { HOST_IMPORT_NAMES } from './constants.js';
 
 // The upgrade rule: a new version of a plugin may not do more than the operator accepted. This file
 // decides what "more" means, field by field, without I/O, so the registry, the CLI's `diff` and any

@@ -1,5 +1,5 @@
 import { type ManifestIssue, childPointer, show } from './issues.js';
-import { manifestSchema } from './schema.js';
+import { manifestSchemaJson } from './generated/schema-json.js';
 import { PYTHON_SPACE_CLASS, versionStrategy } from './version.js';
 
 // Home Assistant's own manifest rules that JSON Schema cannot say, from hassfest
@@ -42,7 +42,7 @@ const VIRTUAL_KEYS: ReadonlySet<string> = new Set(['$schema', 'domain', 'name', 
 const CUSTOM_ONLY_KEYS = ['version', 'issue_tracker', 'import_executor'] as const;
 const CORE_DOCUMENTATION_BASE = 'https://www.home-assistant.io/integrations';
 const CORE_DOCUMENTATION_EXCEPTIONS: ReadonlySet<string> = new Set(['https://www.home-assistant.io/hassio']);
-const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(manifestSchema.properties));
+const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(manifestSchemaJson.properties as Record<string, unknown>));
 const HIGH_QUALITY: ReadonlySet<unknown> = new Set(['silver', 'gold', 'platinum']);
 const DEPRECATED_ZEROCONF_KEYS = ['macaddress', 'manufacturer', 'model'] as const;
 

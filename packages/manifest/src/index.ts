@@ -10,8 +10,8 @@ export {
   PERMISSION_ACTION_NAMES,
   QUALITY_SCALES,
   RUNTIME_KINDS,
-  manifestSchema,
-} from './schema.js';
+} from './constants.js';
+export { manifestSchema } from './schema-data.js';
 export { type ManifestMode } from './hassfest.js';
 export {
   type CoreManifest,

@@ -1,13 +1,15 @@
 import { ErrorCode, HomecoreError } from '@homecore/errors';
-import Type from 'typebox';
-import Compile from 'typebox/compile';
+import { Check as checkCore } from './generated/check-core.js';
+import { Check as checkCustom } from './generated/check-custom.js';
 import { explainSchema } from './check.js';
 import { type ManifestMode, checkHomeAssistantRules, wantsIotClass } from './hassfest.js';
 import { type ManifestIssue, childPointer, show } from './issues.js';
 import { jsonErrorOffset } from './json-position.js';
 import { checkPatternLimits } from './pattern.js';
 import { checkReservedEventClaims } from './reserved.js';
-import { DEFAULT_ENTRIES, DOMAIN_PATTERN, type ManifestShape, manifestSchema } from './schema.js';
+import { DEFAULT_ENTRIES, DOMAIN_PATTERN } from './constants.js';
+import { manifestSchemaJson } from './generated/schema-json.js';
+import type { ManifestShape } from './schema.js';
 import { isHomeAssistantVersion } from './version.js';
 
 /** A manifest that passed validation. Unknown keys are kept as they were. */
@@ -46,15 +48,12 @@ export interface ParsedManifest<M = ResolvedManifest> {
   warnings: ManifestIssue[];
 }
 
-const validator = Compile(manifestSchema);
-// Core integrations have no version: the same schema with `version` optional (checkFields forbids it).
-const coreSchema = Type.Object(
-  { ...manifestSchema.properties, version: Type.Optional(manifestSchema.properties.version) },
-  { $schema: manifestSchema.$schema, $id: `${manifestSchema.$id}:core`, title: manifestSchema.title, description: manifestSchema.description },
-);
-const compileCore = () => Compile(coreSchema);
-let coreValidator: ReturnType<typeof compileCore> | undefined; // compiled on first use: most hosts never need it
-const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(manifestSchema.properties));
+// The validators are generated from the TypeBox schema at build time (scripts/generate.mjs):
+// validating loads no TypeBox. Core integrations have no version: the core check makes it optional.
+const checks = { custom: checkCustom as (value: unknown) => boolean, core: checkCore as (value: unknown) => boolean };
+const schemaProperties = manifestSchemaJson.properties as Record<string, Fields>;
+const coreSchemaJson: Fields = { ...manifestSchemaJson, required: (manifestSchemaJson.required as string[]).filter((key) => key !== 'version') };
+const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(schemaProperties));
 const DOMAIN_REGEX = new RegExp(DOMAIN_PATTERN);
 const MODES: ReadonlySet<unknown> = new Set(['custom', 'core']);
 const RECOMMENDED = [
@@ -87,16 +86,10 @@ export function validateManifest<M extends ManifestMode | undefined = undefined>
     return { ok: false, errors: [{ pointer: '', rule: 'mode', message }], warnings };
   }
   try {
-    const compiled = mode === 'core' ? (coreValidator ??= compileCore()) : validator;
-    const schema = mode === 'core' ? coreSchema : manifestSchema;
-    if (!compiled.Check(input)) {
-      explainSchema(schema as unknown as Fields, input, '', errors);
-      if (errors.length === 0) {
-        // The explainer and the compiled validator disagree: fall back to TypeBox's own report.
-        for (const error of compiled.Errors(input)) {
-          errors.push({ pointer: error.instancePath, rule: error.keyword, message: error.message });
-        }
-      }
+    if (!checks[mode as ManifestMode](input)) {
+      explainSchema(mode === 'core' ? coreSchemaJson : (manifestSchemaJson as Fields), input, '', errors);
+      // The explainer covers every keyword the schema uses; if it ever finds nothing, still refuse.
+      if (errors.length === 0) errors.push({ pointer: '', rule: 'schema', message: 'does not match the manifest schema (schema/manifest.schema.json)' });
     }
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       return { ok: false, errors, warnings };

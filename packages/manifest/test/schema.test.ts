@@ -16,3 +16,14 @@ describe('the published JSON Schema', () => {
     }
   });
 });
+
+describe('the generated validators and schema data', () => {
+  it('match the TypeBox source (run the package build to regenerate them)', async () => {
+    // The build generates them from src/schema.ts; this renders them again from the source.
+    const { generatedFiles } = await import('../src/generate-source.js');
+    const { readFileSync } = await import('node:fs');
+    for (const [path, text] of Object.entries(generatedFiles())) {
+      expect(readFileSync(new URL(`../${path}`, import.meta.url), 'utf8'), path).toBe(text);
+    }
+  });
+});
