@@ -41,6 +41,7 @@ const layer: Record<string, number> = {
   '@homecore/api': 5,
   '@homecore/plugin-example': 6,
   '@homecore/cli': 6,
+  '@homecore/testing': 6,
 };
 
 const internalDeps = (p: PackageJson, kinds: ('dependencies' | 'devDependencies' | 'peerDependencies')[]) =>
