@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InMemoryCore } from '@homecore/core';
 import { ErrorCode, HOMECORE_VERSION, isHomecoreError, toHomecoreError } from '@homecore/core-traits';
@@ -17,6 +17,7 @@ import { DATA_DIR_ENV, acceptPlugin, diffPlugins, formatAccept, formatDiff } fro
 import { defaultDataDir, serveUntil } from './serve.js';
 import { formatStatus, readStatus } from './status.js';
 import { requireDirectory } from './house.js';
+import { requireApi } from './api.js';
 
 /** Where `homecore` writes; injectable so it can be tested and embedded. */
 export interface CliIo {
@@ -45,6 +46,7 @@ const OPTIONS = {
   watch: { type: 'boolean' },
   port: { type: 'string' },
   host: { type: 'string' },
+  name: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -61,6 +63,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   accept: ['json', 'data-dir'],
   serve: ['json', 'trust-key', 'allow-unsigned', 'isolation', 'trusted', 'data-dir', 'watch', 'port', 'host'],
   status: ['json', 'data-dir'],
+  token: ['json', 'data-dir', 'name'],
 };
 
 /** Runs the `homecore` command with `argv` (without node and the script) and returns the exit code. */
@@ -106,18 +109,31 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       }
       case 'serve': {
         const api = apiAddress(values.port, values.host);
-        if (api !== undefined) throw usageError(`--port ${api.port}: the API server is not installed (@homecore/api); serve runs without it, and "homecore status" shows the hub`);
         await requireDirectory(resolve(target));
         const signal = io.signal;
         if (signal === undefined) throw usageError('"homecore serve" runs until signalled: it needs a process (the homecore command) or a caller that passes a signal');
         const output = (elapsed: () => number) => (json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true));
-        return await serveUntil({ dir: resolve(target), output, trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation, dataDir: dataDir ?? defaultDataDir(target), watch: values.watch === true }, signal);
+        return await serveUntil({ dir: resolve(target), output, trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation, dataDir: dataDir ?? defaultDataDir(target), watch: values.watch === true, ...(api === undefined ? {} : { api }) }, signal);
       }
       case 'status': {
         // serve's default, .homecore next to the plugins directory, is ./.homecore when both run from the plugins' parent.
         const report = await readStatus(dataDir ?? resolve('.homecore'));
         io.stdout(json ? `${JSON.stringify(report)}\n` : formatStatus(report));
         return report.running ? 0 : 1;
+      }
+      case 'token': {
+        if (target !== 'create') throw usageError(`"homecore token" takes create; got ${JSON.stringify(target)}`);
+        if (values.name === undefined || values.name.trim() === '') throw usageError('"homecore token create" needs --name <name>: what the token is for, for example "kitchen tablet"');
+        const apiModule = await requireApi('"homecore token create"');
+        const dir = dataDir ?? resolve('.homecore');
+        const created = await apiModule.createToken(dir, { name: values.name });
+        const file = join(dir, apiModule.TOKENS_FILE);
+        io.stdout(
+          json
+            ? `${JSON.stringify({ kind: 'token', ...created, file })}\n`
+            : `${created.token}\n\ncreated token "${created.name}" (id ${created.id}, acting as ${created.user_id}) in ${file}\nIt is shown this once and stored only as a hash: keep it now. Clients send it as "Authorization: Bearer <token>" or in the WebSocket auth message.\n`,
+        );
+        return 0;
       }
       case 'validate': {
         const reports = await validatePath(target, { mode: values['ha-core'] === true ? 'core' : 'custom' });

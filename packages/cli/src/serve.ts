@@ -4,6 +4,7 @@ import { InMemoryCore } from '@homecore/core';
 import { ErrorCode, HomecoreError, toHomecoreError, type PluginRuntime } from '@homecore/core-traits';
 import { fileConfigEntryStore, fileGrantStore, type LoadItem, type PluginRegistry, type RegistryActivity } from '@homecore/registry';
 import { NativeRuntime, createHomecore, type Homecore, type IsolationPolicy } from '@homecore/runtime-native';
+import { mountApi, requireApi, type ApiListen, type MountedApi } from './api.js';
 import { requireDirectory } from './house.js';
 import type { RunOutput } from './output.js';
 import { STATUS_REFRESH_MS, StatusWriter, pluginStatuses, type ServeStatus } from './status.js';
@@ -35,6 +36,8 @@ export interface ServeOptions {
   shutdownTimeoutMs?: number;
   /** How often the status file is rewritten when nothing changed (default 2000 ms). */
   statusRefreshMs?: number;
+  /** Serve Home Assistant's WebSocket and REST API here (`--port`, `--host`); needs @homecore/api. Tokens come from the data directory. */
+  api?: ApiListen;
 }
 
 /** A running hub. */
@@ -47,6 +50,8 @@ export interface ServeHandle {
   readonly dataDir: string;
   /** The status file serve keeps up to date. */
   readonly statusFile: string;
+  /** The API's address (`http://host:port`), or null without `api`. */
+  readonly apiUrl: string | null;
   /**
    * Stops accepting work (the watcher and the ticks stop), flushes the status, unloads every
    * plugin in reverse dependency order, and resolves with the exit code: 0, or 1 when the
@@ -84,6 +89,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const dir = resolve(options.dir);
   await requireDirectory(dir);
   const root = await realpath(dir);
+  // A missing API package is a usage error before anything starts.
+  const apiModule = options.api === undefined ? undefined : await requireApi(`--port ${options.api.port}`);
   const dataDir = resolve(options.dataDir ?? defaultDataDir(dir));
   try {
     await mkdir(dataDir, { recursive: true });
@@ -105,6 +112,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const registry = home.registry;
 
   let state: ServeStatus['state'] = 'starting';
+  let api: MountedApi | undefined;
   const status = new StatusWriter(
     dataDir,
     () => ({
@@ -116,7 +124,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       pluginsDir: root,
       dataDir,
       watch: options.watch === true,
-      api: null,
+      api: api?.url ?? null,
       events: registry.stats().events,
       plugins: pluginStatuses(registry, native),
     }),
@@ -153,6 +161,20 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     out.note(`running in the host process (an endless loop in one stops them all; --isolation worker runs them apart): ${unisolated.join(', ')}`);
   }
 
+  if (apiModule !== undefined && options.api !== undefined) {
+    try {
+      api = await mountApi(apiModule, { core, registry, dataDir }, options.api, (line) => out.note(line));
+    } catch (error) {
+      // Nothing is served without the API that was asked for: unload what was loaded and say why.
+      clearInterval(refresh);
+      await home.close();
+      state = 'stopped';
+      await status.write();
+      throw error;
+    }
+    out.note(`Home Assistant API at ${api.url}/api/ (WebSocket ${api.url.replace(/^http/, 'ws')}/api/websocket); create a token with "homecore token create --data-dir ${dataDir} --name <name>"`);
+  }
+
   let watcher: FolderWatcher | undefined;
   if (options.watch === true) {
     watcher = new FolderWatcher({ root, registry, out, debounceMs: options.debounceMs ?? 300, known: found });
@@ -172,6 +194,11 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       if (statusSoon !== undefined) clearTimeout(statusSoon);
       statusSoon = undefined;
       await watcher?.close();
+      try {
+        await api?.close();
+      } catch (error) {
+        out.error(toHomecoreError(error, ErrorCode.INTERNAL), 'API server');
+      }
       await status.write();
       // Config entry changes still waiting for their debounced save are written first.
       try {
@@ -207,6 +234,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     core,
     dataDir,
     statusFile: status.file,
+    apiUrl: api?.url ?? null,
     close,
     settled: () => watcher?.settled() ?? Promise.resolve(),
   };

@@ -16,10 +16,14 @@ Usage:
       (dependents first) and exit 0. A second signal exits at once. The data directory keeps the
       grants, the config entries and a status file. With --watch, an edited plugin folder is
       reloaded (a broken edit is refused and the running version kept), a new folder loads and a
-      removed one unloads. --port serves Home Assistant's API (needs @homecore/api).
+      removed one unloads. --port serves Home Assistant's WebSocket API (/api/websocket) and REST
+      API (/api/) on 127.0.0.1 unless --host says otherwise (needs @homecore/api).
   homecore status [--data-dir <dir>] [--json]
       Show what a running "homecore serve" reports: each plugin's state, health, last error and
       counters. Exits 1 when serve is not running or its status is stale.
+  homecore token create --name <name> [--data-dir <dir>] [--json]
+      Create a long-lived access token for the API of "homecore serve" with that data directory;
+      it is printed once and stored only as a hash (homecore.tokens.json).
   homecore validate <dir | manifest.json> [--strict] [--ha-core] [--json]
       Check manifests: every problem with its JSON pointer; exits 1 if any has an error (with
       --strict, also if any has a warning, such as an unknown key). With --ha-core, judge them as
@@ -65,6 +69,7 @@ Options:
   --watch              serve: reload plugin folders as they change
   --port <n>           serve: the Home Assistant API's port
   --host <addr>        serve: the address the API listens on (default 127.0.0.1)
+  --name <name>        token create: what the token is for (unique)
   --key <file>         an Ed25519 private key in PEM, from "homecore keygen"
   --manifest <file>    the plugin's manifest.json
   -h, --help           this text

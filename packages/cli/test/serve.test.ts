@@ -127,16 +127,16 @@ describe('startServe in process', () => {
 });
 
 describe('homecore serve and status on the command line', () => {
-  it('refuses --port while the API server is not installed, and --host without --port', async () => {
+  it('refuses --host without --port, a bad port, and token create without a name', async () => {
     const dir = pluginDir({});
-    const port = await homecore('serve', dir, '--port', '8123');
-    expect(port.code).toBe(2);
-    expect(port.stderr).toContain('the API server is not installed');
     const host = await homecore('serve', dir, '--host', '0.0.0.0');
     expect(host.code).toBe(2);
     expect(host.stderr).toContain('give --port too');
     const bad = await homecore('serve', dir, '--port', 'http');
     expect(bad.stderr).toContain('--port takes a TCP port');
+    const token = await homecore('token', 'create', '--data-dir', mkdtempSync(join(tmpdir(), 'homecore-data-')));
+    expect(token.code).toBe(2);
+    expect(token.stderr).toContain('needs --name');
   });
 
   it('refuses a plugins directory that does not exist', async () => {
