@@ -1,6 +1,6 @@
 import { ErrorCode, type Clock } from '@homecore/core-traits';
 import type { PluginRecord } from './record.js';
-import type { PermissionDenial, PluginStats, PluginSummary, RegistryActivity } from './types.js';
+import type { EntrySummary, PermissionDenial, PluginStats, PluginSummary, RegistryActivity } from './types.js';
 
 const AUDIT_CAPACITY = 1000;
 
@@ -61,6 +61,7 @@ export function summaryOf(rec: PluginRecord): PluginSummary {
     health: rec.health,
     reason: rec.health !== 'ok' ? rec.healthReason : rec.entry.reason,
     entryId: rec.entry.entry_id,
+    entries: Object.freeze([rec, ...rec.siblings].map(entrySummaryOf)),
   });
   return rec.summary;
 }
@@ -104,5 +105,26 @@ export function statsOf(rec: PluginRecord): PluginStats {
     runtime,
     lastError: rec.lastError,
     loadedAt: rec.loadedAt,
+    entryId: rec.entry.entry_id,
+    entries: {},
   };
+}
+
+/** One plugin's figures with every entry's under `entries`. */
+export function pluginStatsOf(rec: PluginRecord): PluginStats {
+  const own = statsOf(rec);
+  const entries: Record<string, PluginStats> = { [own.entryId]: own };
+  for (const sibling of rec.siblings) entries[sibling.entry.entry_id] = statsOf(sibling);
+  return { ...own, entries };
+}
+
+function entrySummaryOf(rec: PluginRecord): EntrySummary {
+  return Object.freeze({
+    entryId: rec.entry.entry_id,
+    uniqueId: rec.entry.unique_id,
+    state: rec.entry.state,
+    health: rec.health,
+    reason: rec.health !== 'ok' ? rec.healthReason : rec.entry.reason,
+    disabledBy: rec.entry.disabled_by,
+  });
 }

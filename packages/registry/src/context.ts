@@ -32,7 +32,10 @@ const VERBS: Readonly<Record<PermissionAction, string>> = {
 
 /** What a plugin context needs from the registry. */
 export interface ContextHost {
+  /** Who acts: the domain for a plugin's first config entry, `<domain>/<entry_id>` for a further one (its writes' `user_id` is `plugin:<this>`). */
   readonly plugin: string;
+  /** The plugin's domain (`ctx.pluginId`). */
+  readonly domain: string;
   readonly manifest: PluginManifest;
   readonly permissions: PermissionSet;
   readonly core: HostCore;
@@ -66,7 +69,8 @@ export interface ContextHost {
 
 /**
  * Builds the context one plugin activation acts through. Every call is checked against the
- * manifest's permissions (deny by default) and writes carry `user_id: "plugin:<domain>"`.
+ * manifest's permissions (deny by default) and writes carry `user_id: "plugin:<domain>"` (for a
+ * further config entry `"plugin:<domain>/<entry_id>"`, naming the plugin and the entry).
  */
 export function createPluginContext(host: ContextHost): PluginContext {
   const { plugin, permissions, core } = host;
@@ -133,7 +137,7 @@ export function createPluginContext(host: ContextHost): PluginContext {
   const logger: PluginLogger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 
   return {
-    pluginId: plugin,
+    pluginId: host.domain,
     manifest: host.manifest,
     get configEntry() {
       return host.entry();

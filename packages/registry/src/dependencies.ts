@@ -92,7 +92,11 @@ export function dependentsOf(records: ReadonlyMap<PluginId, PluginRecord>, id: P
 /** The dependency graph of the loaded plugins. */
 export function dependencyNodes(records: ReadonlyMap<PluginId, PluginRecord>): Map<string, DependencyNode> {
   const nodes = new Map<string, DependencyNode>();
-  for (const rec of records.values()) nodes.set(rec.id, nodeOf(rec.manifest));
+  for (const rec of records.values()) {
+    const node = nodeOf(rec.manifest);
+    // A further entry is unloaded before its domain's first entry.
+    nodes.set(rec.id, rec.primary === undefined ? node : { ...node, dependencies: [...node.dependencies, rec.domain] });
+  }
   return nodes;
 }
 

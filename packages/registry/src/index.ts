@@ -23,6 +23,7 @@ export type {
   ActivityLogLevel,
   ConfigEntryInit,
   ConfigEntryUpdate,
+  EntrySummary,
   DiscoveredPlugin,
   DiscoveryReport,
   DropReason,

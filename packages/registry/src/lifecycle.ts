@@ -30,7 +30,7 @@ import type { EntryPersistence } from './persistence.js';
 import { PluginRecord, type Activation, type FolderSource } from './record.js';
 import type { RegistrySettings } from './settings.js';
 import type { ConfigEntryInit, ConfigEntryUpdate, DiscoveredPlugin, LoadOptions, ReloadSource } from './types.js';
-import { invoke, isoTime, messageOf, withTimeout } from './util.js';
+import { invoke, isoTime, messageOf, ulid, withTimeout } from './util.js';
 import { runtimeFor, validateManifest } from './validation.js';
 import type { Wiring } from './wiring.js';
 
@@ -116,7 +116,137 @@ export class Lifecycle {
       await this.setUp(rec);
       this.restoreQuarantine(rec);
     }));
+    await this.restoreFurtherEntries(rec);
     return id;
+  }
+
+  /** With an entry store: every further stored entry of the domain is set up as its own instance (failures stay in their entry). */
+  private async restoreFurtherEntries(primary: PluginRecord): Promise<void> {
+    if (!this.persistence.enabled || primary.removed) return;
+    const further = this.persistence.entriesOf(primary.id).filter((e) => e.entry_id !== primary.entry.entry_id);
+    await Promise.all(
+      further.map(async (stored) => {
+        const sibling = this.addSibling(primary, liveEntryOf(stored));
+        await this.idle.trackSetup(this.serialize(sibling, () => this.setUp(sibling))).catch(() => undefined);
+        this.restoreQuarantine(sibling);
+      }),
+    );
+  }
+
+  /** Reserves the record of a further entry of `primary`'s plugin (synchronously). */
+  private addSibling(primary: PluginRecord, entry: ConfigEntry): PluginRecord {
+    const key = `${primary.domain}/${entry.entry_id}`;
+    const rec = new PluginRecord(key, primary.manifest, primary.code, primary.baseDir, primary.runtime, entry, primary);
+    rec.folder = primary.folder;
+    this.delivery.bindPump(rec);
+    this.records.set(key, rec);
+    primary.siblings.push(rec);
+    primary.summary = undefined;
+    if (this.persistence.enabled) {
+      rec.onEntry = (next) => this.persistence.put(next);
+      this.persistence.put(rec.entry);
+    }
+    return rec;
+  }
+
+  /** The record of a config entry (by entry id), or of a plugin (by id); HC_ERR_CONFIG_ENTRY_NOT_FOUND otherwise. */
+  entryRecord(idOrEntryId: string): PluginRecord {
+    const direct = this.records.get(idOrEntryId);
+    if (direct !== undefined) return direct;
+    for (const rec of this.records.values()) if (rec.entry.entry_id === idOrEntryId) return rec;
+    throw entryNotFound(idOrEntryId);
+  }
+
+  /**
+   * Adds a config entry to a loaded plugin and sets it up as its own instance (HA's
+   * `async_add` + `async_setup_entry`). Refused with HC_ERR_SINGLE_CONFIG_ENTRY when the manifest
+   * says `single_config_entry`, HC_ERR_ALREADY_CONFIGURED when another entry of the domain has its
+   * `unique_id`. A failed setup keeps the entry (in `setup_error`) and rejects like load.
+   */
+  async addEntry(domain: PluginId, init: ConfigEntryInit): Promise<ConfigEntry> {
+    const primary = this.require(domain);
+    if (primary.primary !== undefined) throw notFound(domain);
+    await this.persistence.ready(domain);
+    // Synchronous from here to the reservation: two concurrent adds cannot both pass the checks.
+    if (primary.removed) throw notFound(domain);
+    const existing = this.domainEntries(primary);
+    if ((primary.manifest as { single_config_entry?: boolean }).single_config_entry === true && existing.length > 0) {
+      throw new HomecoreError(
+        ErrorCode.SINGLE_CONFIG_ENTRY,
+        `${domain} allows a single config entry (single_config_entry in its manifest) and has one (${existing[0]!.entry_id}): update it, or remove it first`,
+        { plugin: domain, details: { entry_id: existing[0]!.entry_id } },
+      );
+    }
+    const uniqueId = init.unique_id ?? null;
+    const clash = uniqueId === null ? undefined : existing.find((e) => e.unique_id === uniqueId);
+    if (clash !== undefined) {
+      throw new HomecoreError(
+        ErrorCode.ALREADY_CONFIGURED,
+        `${domain} already has a config entry with unique_id ${JSON.stringify(uniqueId)} (${clash.entry_id}): update that entry instead`,
+        { plugin: domain, details: { entry_id: clash.entry_id, unique_id: uniqueId } },
+      );
+    }
+    checkConfigData(domain, primary.manifest.config_schema, init.data ?? {});
+    let entry = newEntry(primary.manifest, init, this.clock, this.settings.random);
+    // Entry ids are unique across every entry (a host with a fixed clock and random source would repeat them).
+    const taken = new Set([...this.records.values()].map((r) => r.entry.entry_id).concat(this.persistence.all().map((e) => e.entry_id)));
+    for (let n = 1; taken.has(entry.entry_id); n++) entry = Object.freeze({ ...entry, entry_id: ulid(this.clock.now() + n, this.settings.random) });
+    const rec = this.addSibling(primary, entry);
+    await this.idle.trackSetup(this.serialize(rec, () => this.setUp(rec)));
+    return rec.entry;
+  }
+
+  /** Every entry of a domain: the live ones and, with a store, the stored ones of it not running now. */
+  private domainEntries(primary: PluginRecord): ConfigEntry[] {
+    const live = [primary, ...primary.siblings].map((r) => r.entry);
+    const ids = new Set(live.map((e) => e.entry_id));
+    const stored = this.persistence.entriesOf(primary.domain).filter((e) => !ids.has(e.entry_id)).map(liveEntryOf);
+    return [...live, ...stored];
+  }
+
+  /**
+   * Removes a config entry: its instance is unloaded (teardown always runs) and the entry is
+   * forgotten, in the store too. The only entry of a plugin is removed by unloading the plugin; a
+   * first entry with further entries is refused (remove those first). An entry stored for a plugin
+   * not loaded now is just forgotten.
+   */
+  async removeEntry(entryId: string): Promise<void> {
+    await this.persistence.ready();
+    let rec: PluginRecord;
+    try {
+      rec = this.entryRecord(entryId);
+    } catch (error) {
+      if (this.persistence.all().some((e) => e.entry_id === entryId)) {
+        this.persistence.remove(entryId);
+        return;
+      }
+      throw error;
+    }
+    const id = rec.entry.entry_id;
+    if (rec.primary === undefined) {
+      if (rec.siblings.length > 0) {
+        throw new HomecoreError(
+          ErrorCode.OPERATION_NOT_ALLOWED,
+          `${id} is the first config entry of ${rec.id}, which has ${rec.siblings.length} more: remove those first (the first entry is what the plugin's id addresses)`,
+          { plugin: rec.id, details: { entries: rec.siblings.map((s) => s.entry.entry_id) } },
+        );
+      }
+      await this.unload(rec.id, {});
+    } else {
+      await this.serialize(rec, () => this.unloadLocked(rec));
+    }
+    this.persistence.remove(id);
+  }
+
+  /** A further entry's reload from its domain's first entry's (new) version; failures are reported and keep the entry as it was. */
+  private async reloadSiblings(primary: PluginRecord): Promise<void> {
+    await Promise.all(
+      primary.siblings.map((sibling) =>
+        this.idle
+          .trackSetup(this.serialize(sibling, () => this.reloadLocked(sibling, { code: primary.code, ...(primary.baseDir !== undefined ? { baseDir: primary.baseDir } : {}) }, undefined, primary.manifest)))
+          .catch(() => undefined),
+      ),
+    );
   }
 
   /**
@@ -442,6 +572,7 @@ export class Lifecycle {
         if (this.records.has(dependent)) await this.unload(dependent, { cascade: true });
       }
     }
+    for (const sibling of [...rec.siblings]) await this.serialize(sibling, () => this.unloadLocked(sibling));
     await this.serialize(rec, () => this.unloadLocked(rec));
   }
 
@@ -515,6 +646,11 @@ export class Lifecycle {
     rec.pending = undefined;
     this.wiring.syncCoreServices(rec);
     this.records.delete(rec.id);
+    if (rec.primary !== undefined) {
+      const at = rec.primary.siblings.indexOf(rec);
+      if (at >= 0) rec.primary.siblings.splice(at, 1);
+      rec.primary.summary = undefined;
+    }
     if (this.records.size === 0) this.delivery.stopListening();
   }
 
@@ -528,7 +664,7 @@ export class Lifecycle {
   // ---------------------------------------------------------------- reload and config updates
 
   /** Swaps in a new version with rollback (see PluginRegistry.reload). */
-  async reload(id: PluginId, next: ReloadSource): Promise<void> {
+  async reload(id: PluginId, next: ReloadSource, cascade = true): Promise<void> {
     const rec = this.require(id);
     const fromDisk = next.manifest === undefined && next.code === undefined && next.baseDir === undefined;
     await this.idle.trackSetup(
@@ -541,14 +677,16 @@ export class Lifecycle {
           throw this.reloadFailed(rec, error);
         }
         // With an entry store the stored entry is the truth; config.json seeded it on the first start only.
-        const config = this.persistence.enabled ? undefined : found.config;
+        const config = this.persistence.enabled || rec.primary !== undefined ? undefined : found.config;
         return this.reloadLocked(rec, { manifest: found.manifest, code: found.code, baseDir: found.dir }, config);
       }),
     );
+    // A plugin's reload reloads every entry of it, with the version its first entry now runs.
+    if (cascade && rec.primary === undefined && rec.siblings.length > 0) await this.reloadSiblings(rec);
   }
 
   /** Reloads with `next`; `config` (a re-read config.json) replaces the entry's title, data and options if the reload succeeds. */
-  private async reloadLocked(rec: PluginRecord, next: ReloadSource, config?: ConfigEntryInit): Promise<void> {
+  private async reloadLocked(rec: PluginRecord, next: ReloadSource, config?: ConfigEntryInit, resolved?: ResolvedManifest): Promise<void> {
     const id = rec.id;
     if (rec.removed) throw notFound(id);
     if (!CONFIG_ENTRY_RECOVERABLE[rec.entry.state]) {
@@ -561,8 +699,8 @@ export class Lifecycle {
     let manifest: ResolvedManifest;
     let runtime: PluginRuntime;
     try {
-      manifest = next.manifest === undefined ? rec.manifest : this.validate(next.manifest);
-      if (manifest.domain !== id) {
+      manifest = resolved ?? (next.manifest === undefined ? rec.manifest : this.validate(next.manifest));
+      if (manifest.domain !== rec.domain) {
         throw new HomecoreError(
           ErrorCode.MANIFEST_INVALID,
           `the new manifest's domain ${manifest.domain} differs from ${id}: a reload keeps the domain; unload and load instead`,
@@ -751,6 +889,10 @@ function maxEventBytesOf(instance: PluginInstance): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+function entryNotFound(id: string): HomecoreError {
+  return new HomecoreError(ErrorCode.CONFIG_ENTRY_NOT_FOUND, `no config entry ${id} exists: list the entries with entries(domain)`, { details: { entry_id: id } });
 }
 
 function notFound(id: string): HomecoreError {

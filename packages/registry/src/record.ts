@@ -74,9 +74,20 @@ export class QueuedTask {
 /** Work for one plugin, delivered in order, one at a time: an event (queued as is, no wrapper) or a task. */
 export type QueueItem = DeliveredEvent | QueuedTask;
 
-/** Everything the registry keeps about one plugin id; lives from load to unload. */
+/**
+ * Everything the registry keeps about one config entry of a plugin; lives from load (or addEntry) to
+ * unload (or removeEntry). A domain's first entry has the domain as its id and is what the
+ * domain-keyed API addresses; each further entry is a record of its own (`<domain>/<entry_id>`) with
+ * its own instance, queue, subscriptions, stats and failure state, listed under the first (`siblings`).
+ */
 export class PluginRecord {
   readonly id: string;
+  /** The plugin's domain (the id of its first entry's record). */
+  readonly domain: string;
+  /** For a further entry: the record of the domain's first entry. */
+  readonly primary: PluginRecord | undefined;
+  /** For a first entry: the records of the domain's further entries, oldest first. */
+  readonly siblings: PluginRecord[] = [];
   code: PluginCode;
   baseDir: string | undefined;
   /** The folder the plugin was discovered in (and its plugin directory): a reload without a new version re-reads it. */
@@ -170,8 +181,18 @@ export class PluginRecord {
   lastError: PluginFailure | null = null;
   loadedAt: number | null = null;
 
-  constructor(id: string, manifest: ResolvedManifest, code: PluginCode, baseDir: string | undefined, runtime: PluginRuntime, entry: ConfigEntry) {
+  constructor(
+    id: string,
+    manifest: ResolvedManifest,
+    code: PluginCode,
+    baseDir: string | undefined,
+    runtime: PluginRuntime,
+    entry: ConfigEntry,
+    primary?: PluginRecord,
+  ) {
     this.id = id;
+    this.domain = primary?.domain ?? id;
+    this.primary = primary;
     this.#manifest = manifest;
     this.code = code;
     this.baseDir = baseDir;
@@ -201,6 +222,7 @@ export class PluginRecord {
   set entry(value: ConfigEntry) {
     this.#entry = value;
     this.summary = undefined;
+    if (this.primary !== undefined) this.primary.summary = undefined;
     this.onEntry?.(value);
   }
 
@@ -213,6 +235,7 @@ export class PluginRecord {
   set health(value: PluginHealth) {
     this.#health = value;
     this.summary = undefined;
+    if (this.primary !== undefined) this.primary.summary = undefined;
   }
 
   get healthReason(): string | null {
@@ -221,6 +244,7 @@ export class PluginRecord {
   set healthReason(value: string | null) {
     this.#healthReason = value;
     this.summary = undefined;
+    if (this.primary !== undefined) this.primary.summary = undefined;
   }
 
   /** Remembers a failure of the plugin's code for stats(). */

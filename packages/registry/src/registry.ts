@@ -1,6 +1,6 @@
 import { ErrorCode, HomecoreError, type ConfigEntry, type PluginCode, type PluginId } from '@homecore/core-traits';
 import { parseManifest } from '@homecore/manifest';
-import { Bookkeeping, statsOf, summaryOf } from './bookkeeping.js';
+import { Bookkeeping, pluginStatsOf, summaryOf } from './bookkeeping.js';
 import { subscriptionWarnings } from './coverage.js';
 import { Delivery } from './delivery.js';
 import { loadInDependencyOrder } from './dependencies.js';
@@ -14,6 +14,7 @@ import { ENTRY_SAVE_DELAY_MS, EntryPersistence } from './persistence.js';
 import type { Activation, FolderSource, PluginRecord } from './record.js';
 import { resolveSettings } from './settings.js';
 import type {
+  ConfigEntryInit,
   ConfigEntryUpdate,
   DiscoveryReport,
   LoadItem,
@@ -210,17 +211,57 @@ export class PluginRegistry {
   }
 
   /**
-   * Disables a plugin's config entry (HA's `disabled_by: "user"`): it is torn down and stays listed,
-   * `not_loaded`, and is not set up again (not on a reload, nor, with an entry store, after a
-   * restart) until `enableEntry`. HC_ERR_OPERATION_NOT_ALLOWED while the entry is in a state that cannot be unloaded.
+   * Disables a config entry (by entry id, or a plugin id for its first entry; HA's `disabled_by:
+   * "user"`): its instance is torn down and it stays listed, `not_loaded`, and is not set up again
+   * (not on a reload, nor, with an entry store, after a restart) until `enableEntry`.
+   * HC_ERR_OPERATION_NOT_ALLOWED while the entry is in a state that cannot be unloaded.
    */
-  disableEntry(id: PluginId, disabledBy = 'user'): Promise<void> {
-    return this.lifecycle.setDisabled(id, disabledBy);
+  async disableEntry(entryId: string, disabledBy = 'user'): Promise<void> {
+    return this.lifecycle.setDisabled(this.lifecycle.entryRecord(entryId).id, disabledBy);
   }
 
-  /** Enables a disabled config entry and sets the plugin up again (rejects like load when setup fails). */
-  enableEntry(id: PluginId): Promise<void> {
-    return this.lifecycle.setDisabled(id, null);
+  /** Enables a disabled config entry (by entry id, or a plugin id for its first entry) and sets it up again (rejects like load when setup fails). */
+  async enableEntry(entryId: string): Promise<void> {
+    return this.lifecycle.setDisabled(this.lifecycle.entryRecord(entryId).id, null);
+  }
+
+  /**
+   * Adds a config entry to the loaded plugin `domain` and sets it up as its own instance (own
+   * context, queue, subscriptions, stats and failure state; for wasm its own instance and memory:
+   * the runtime's `load` runs per entry); resolves to the entry. Its writes carry `user_id:
+   * "plugin:<domain>/<entry_id>"`. The domain's services stay served by its first entry. Refused
+   * with HC_ERR_SINGLE_CONFIG_ENTRY (manifest `single_config_entry: true`) or
+   * HC_ERR_ALREADY_CONFIGURED (a `unique_id` another entry of the domain has). A failed setup keeps
+   * the entry in `setup_error` (listed, stored) and rejects with the failure.
+   */
+  addEntry(domain: PluginId, init: ConfigEntryInit = {}): Promise<ConfigEntry> {
+    return this.lifecycle.addEntry(domain, init);
+  }
+
+  /**
+   * Removes a config entry: unloads its instance (teardown always runs) and forgets it, in the
+   * entry store too. The first entry of a plugin with further entries is refused
+   * (HC_ERR_OPERATION_NOT_ALLOWED: remove those first); removing a plugin's only entry unloads the
+   * plugin. HC_ERR_CONFIG_ENTRY_NOT_FOUND for an unknown id.
+   */
+  removeEntry(entryId: string): Promise<void> {
+    return this.lifecycle.removeEntry(entryId);
+  }
+
+  /** updateConfigEntry for one entry (by entry id, or a plugin id for its first entry). */
+  async updateEntry(entryId: string, update: ConfigEntryUpdate): Promise<void> {
+    return this.lifecycle.updateConfigEntry(this.lifecycle.entryRecord(entryId).id, update);
+  }
+
+  /** Reloads one entry's instance (a fresh start with the version its plugin runs); rejects HC_ERR_RELOAD_FAILED and keeps the running one if its setup fails. */
+  async reloadEntry(entryId: string): Promise<void> {
+    const rec = this.lifecycle.entryRecord(entryId);
+    return this.lifecycle.reload(rec.id, { code: rec.code }, false);
+  }
+
+  /** One config entry by entry id (live, or stored for a plugin not loaded now), or undefined. */
+  async getEntry(entryId: string): Promise<ConfigEntry | undefined> {
+    return (await this.entries()).find((e) => e.entry_id === entryId);
   }
 
   /**
@@ -269,13 +310,13 @@ export class PluginRegistry {
 
   /** Every plugin with its manifest, runtime kind, entry state, health and reason, sorted by id. */
   list(): PluginSummary[] {
-    return [...this.records.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map(summaryOf);
+    return [...this.records.values()].filter((r) => r.primary === undefined).sort((a, b) => (a.id < b.id ? -1 : 1)).map(summaryOf);
   }
 
-  /** One plugin's summary, or undefined (O(1)). */
+  /** One plugin's summary (its first entry's figures, every entry under `entries`), or undefined (O(1)). */
   get(id: PluginId): PluginSummary | undefined {
     const rec = this.records.get(id);
-    return rec === undefined ? undefined : summaryOf(rec);
+    return rec === undefined || rec.primary !== undefined ? undefined : summaryOf(rec);
   }
 
   /** A plugin's config entry, or undefined. */
@@ -291,7 +332,7 @@ export class PluginRegistry {
    */
   stats(): RegistryStats {
     const plugins: Record<PluginId, PluginStats> = {};
-    for (const rec of this.records.values()) plugins[rec.id] = statsOf(rec);
+    for (const rec of this.records.values()) if (rec.primary === undefined) plugins[rec.id] = pluginStatsOf(rec);
     return { events: this.delivery.eventsSeen, plugins };
   }
 

@@ -131,6 +131,10 @@ export interface ConfigEntryInit {
   data?: Record<string, JsonValue>;
   /** User-changeable options. */
   options?: Record<string, JsonValue>;
+  /** HA's `unique_id`: a second entry of the domain with the same one is refused (HC_ERR_ALREADY_CONFIGURED). Default null. */
+  unique_id?: string | null;
+  /** HA's `source` (`user`, `import`, `zeroconf`...; default `user`). */
+  source?: string;
 }
 
 /** Options for `registry.load()`. */
@@ -197,8 +201,26 @@ export interface PluginSummary {
   readonly health: PluginHealth;
   /** Why it is not running normally (setup error, retry, backoff or quarantine), else null. */
   readonly reason: string | null;
+  /** The config entry id (of the first entry). */
+  readonly entryId: string;
+  /** Every config entry of the plugin, the first one first, each set up as its own instance. */
+  readonly entries: readonly EntrySummary[];
+}
+
+/** One config entry of a plugin, as `list()` and `get()` show it under the plugin. */
+export interface EntrySummary {
   /** The config entry id. */
   readonly entryId: string;
+  /** HA's `unique_id`, or null. (Titles, data and options: `entries(domain)`.) */
+  readonly uniqueId: string | null;
+  /** The entry's state. */
+  readonly state: ConfigEntryState;
+  /** The failure policy's view of this entry's instance. */
+  readonly health: PluginHealth;
+  /** Why it is not running normally, else null. */
+  readonly reason: string | null;
+  /** HA's `disabled_by` (`user`), or null. */
+  readonly disabledBy: string | null;
 }
 
 /** A plugin's most recent failure, as `stats()` shows it. */
@@ -286,6 +308,10 @@ export interface PluginStats {
   readonly lastError: PluginFailure | null;
   /** When the running version finished its setup (ms since the epoch, registry clock; a reload sets it anew), or null when none runs. */
   readonly loadedAt: number | null;
+  /** The config entry these figures are of (the plugin's first entry at the top level). */
+  readonly entryId: string;
+  /** Every config entry of the plugin by entry id, the first one's figures included (its `entries` is empty). */
+  readonly entries: Readonly<Record<string, PluginStats>>;
 }
 
 /** What `registry.stats()` returns. */

@@ -42,6 +42,7 @@ export class Wiring {
     const rec = activation.record;
     return createPluginContext({
       plugin: rec.id,
+      domain: rec.domain,
       manifest: activation.manifest,
       permissions: activation.permissions,
       core: this.core,
@@ -132,6 +133,8 @@ export class Wiring {
       });
     }
     activation.services.set(name, handler);
+    // A domain's services are its first entry's (HA registers them once per integration): a further entry's are kept, not exposed.
+    if (rec.primary !== undefined) return () => void activation.services.delete(name);
     this.ensureCoreService(rec, name);
     this.book.emit({ type: 'service_registered', plugin: rec.id, domain: rec.id, service: name });
     return () => {
@@ -147,6 +150,7 @@ export class Wiring {
    */
   routeManifestServices(activation: Activation): void {
     const rec = activation.record;
+    if (rec.primary !== undefined) return; // served by the domain's first entry
     for (const service of activation.manifest.services ?? []) {
       if (activation.services.has(service.name)) continue;
       if (activation.instance.hooks.serviceCall) {
