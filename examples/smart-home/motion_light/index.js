@@ -1,2 +1,169 @@
-// The native motion_light plugin from @homecore/plugin-example; the runtime calls the default export (a factory) once per load.
-export { motionLight as default } from '@homecore/plugin-example';
+// Built by packages/plugin-example (pnpm build) from src/motion-light.ts: a self-contained copy, so this folder runs anywhere. Do not edit.
+
+// ../manifest/dist/reserved.js
+var RESERVED_EVENT_TYPE_NAMES = Object.freeze([
+  "state_changed",
+  "state_reported",
+  "call_service",
+  "service_registered",
+  "service_removed",
+  "time_changed",
+  "homeassistant_start",
+  "homeassistant_started",
+  "homeassistant_stop",
+  "homeassistant_final_write",
+  "homeassistant_close",
+  "component_loaded",
+  "core_config_updated",
+  "entity_registry_updated",
+  "device_registry_updated",
+  "area_registry_updated",
+  "floor_registry_updated",
+  "label_registry_updated",
+  "category_registry_updated",
+  "config_entry_discovered",
+  "logging_changed",
+  "user_added",
+  "user_updated",
+  "user_removed",
+  "themes_updated",
+  "panels_updated"
+]);
+new Set(RESERVED_EVENT_TYPE_NAMES);
+
+// ../errors/dist/index.js
+var ErrorCode = {
+  CONFIG_ENTRY_ERROR: "HC_ERR_CONFIG_ENTRY_ERROR",
+  SERVICE_INVALID: "HC_ERR_SERVICE_INVALID"};
+var HomecoreError = class extends Error {
+  /** The stable code, for programs and docs (`docs/errors.md`). */
+  code;
+  /** The plugin the error concerns, if any. */
+  plugin;
+  /** The hook or host call that was running, if any. */
+  hook;
+  /** Structured facts for programs. */
+  details;
+  constructor(code, message, options = {}) {
+    super(prefix(options) + message, options.cause === void 0 ? void 0 : { cause: options.cause });
+    this.name = "HomecoreError";
+    this.code = code;
+    this.plugin = options.plugin;
+    this.hook = options.hook;
+    this.details = options.details;
+  }
+  /** A plain object for logs and `--json` output. */
+  toJSON() {
+    const out = { code: this.code, message: this.message };
+    if (this.plugin !== void 0) out.plugin = this.plugin;
+    if (this.hook !== void 0) out.hook = this.hook;
+    if (this.details !== void 0) out.details = this.details;
+    return out;
+  }
+};
+function prefix({ plugin, hook }) {
+  if (plugin === void 0 && hook === void 0) return "";
+  const parts = [];
+  if (plugin !== void 0) parts.push(`plugin ${plugin}`);
+  if (hook !== void 0) parts.push(`hook ${hook}`);
+  return `[${parts.join(", ")}] `;
+}
+new Set(RESERVED_EVENT_TYPE_NAMES);
+function definePlugin(plugin) {
+  return plugin;
+}
+var ConfigEntryError = class extends HomecoreError {
+  constructor(message) {
+    super(ErrorCode.CONFIG_ENTRY_ERROR, message);
+    this.name = "ConfigEntryError";
+  }
+};
+
+// src/settings.ts
+function settingsOf(entry) {
+  return { ...entry.data, ...entry.options };
+}
+function requireString(settings, key, plugin) {
+  const value = settings[key];
+  if (typeof value !== "string" || value === "") {
+    throw new ConfigEntryError(`${plugin}: set "${key}" in the config entry data to an entity id string`);
+  }
+  return value;
+}
+function numberOr(settings, key, fallback, plugin) {
+  const value = settings[key];
+  if (value === void 0) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new ConfigEntryError(`${plugin}: "${key}" must be a finite number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+// src/motion-light.ts
+var DOMAIN = "motion_light";
+function readSettings(entry) {
+  const settings = settingsOf(entry);
+  const offAfterS = numberOr(settings, "off_after_s", 120, DOMAIN);
+  if (offAfterS <= 0) throw new ConfigEntryError(`${DOMAIN}: "off_after_s" must be above 0, got ${offAfterS}`);
+  return { motion: requireString(settings, "motion", DOMAIN), light: requireString(settings, "light", DOMAIN), offAfterS };
+}
+function motionLight() {
+  let context;
+  let settings;
+  let offAfterS = 120;
+  let motionOn = false;
+  let lightOn = false;
+  let offAt = 0;
+  let unsubscribe;
+  function apply(ctx, entry) {
+    const next = readSettings(entry);
+    if (settings === void 0 || settings.motion !== next.motion) {
+      unsubscribe?.();
+      unsubscribe = ctx.subscribe({ entities: [next.motion] });
+    }
+    settings = next;
+    offAfterS = next.offAfterS;
+  }
+  return definePlugin({
+    setup(ctx) {
+      apply(ctx, ctx.configEntry);
+      context = ctx;
+      ctx.registerService("set_timeout", (call) => {
+        const seconds = call.data.seconds;
+        if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0) {
+          throw new HomecoreError(ErrorCode.SERVICE_INVALID, `${DOMAIN}.set_timeout needs data {"seconds": <number above 0>}, got ${JSON.stringify(call.data)}`, {
+            plugin: DOMAIN,
+            hook: "set_timeout"
+          });
+        }
+        offAfterS = seconds;
+        ctx.logger.info(`off_after_s is now ${seconds}`);
+      });
+    },
+    async onStateChanged(event) {
+      if (context === void 0 || settings === void 0 || event.data.entity_id !== settings.motion) return;
+      motionOn = event.data.new_state?.state === "on";
+      if (!motionOn) return;
+      offAt = context.now() + offAfterS * 1e3;
+      if (!lightOn) {
+        lightOn = true;
+        await context.callService("virtual_light", "turn_on", { entity_id: settings.light });
+      }
+    },
+    async onEvent(event) {
+      if (context === void 0 || settings === void 0 || event.event_type !== "time_changed") return;
+      if (lightOn && !motionOn && context.now() >= offAt) {
+        lightOn = false;
+        await context.callService("virtual_light", "turn_off", { entity_id: settings.light });
+      }
+    },
+    onConfigUpdate(entry) {
+      if (context !== void 0) apply(context, entry);
+    },
+    teardown() {
+      unsubscribe?.();
+    }
+  });
+}
+
+export { motionLight as default };
