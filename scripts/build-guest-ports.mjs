@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -37,6 +37,29 @@ const PLUGINS = [
   { name: 'motion_light', domains: ['motion_light', 'motion_light_wasm'] },
 ];
 
+/** The SDKs' JSON probe (sdks/<lang>/probe): a test plugin, staged in sdks/<lang>/probe/json_probe/. */
+const PROBE = 'json_probe';
+const PROBE_MANIFEST = {
+  domain: PROBE,
+  name: 'JSON probe',
+  version: '1.0.0',
+  documentation: 'https://github.com/homecore/homecore-plugins/tree/main/sdks',
+  codeowners: ['@homecore/maintainers'],
+  iot_class: 'calculated',
+  runtime: 'wasm',
+  entry: 'plugin.wasm',
+  permissions: ['event:fire:json_probe_result'],
+  // one event per parse: the tests parse a few thousand texts as fast as they can
+  limits: { events_per_second: 100000 },
+  services: [
+    {
+      name: 'parse',
+      description: 'Parses data.text with the SDK and fires json_probe_result {valid, value} with the value written back.',
+      schema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
+    },
+  ],
+};
+
 const LANGS = {
   c: {
     label: 'C',
@@ -45,10 +68,9 @@ const LANGS = {
     available(tool) {
       return run(tool, ['--version']) !== undefined && run('wasm-ld', ['--version']) !== undefined;
     },
-    build(tool, outDir) {
-      const src = join(ports, 'c/src');
+    build(tool, outDir, jobs) {
       const out = {};
-      for (const { name } of PLUGINS) {
+      for (const { name, dir } of jobs) {
         const file = join(outDir, `${name}.wasm`);
         execFileSync(
           tool,
@@ -63,7 +85,7 @@ const LANGS = {
             '-Wextra',
             '-Werror',
             '-I',
-            '../../../../sdks/c',
+            relative(dir, join(root, 'sdks/c')),
             '-Wl,--no-entry',
             '-Wl,--strip-all',
             `-Wl,-z,stack-size=${STACK_BYTES}`,
@@ -72,7 +94,7 @@ const LANGS = {
             file,
             `${name}.c`,
           ],
-          { cwd: src, stdio: ['ignore', 'inherit', 'inherit'] },
+          { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] },
         );
         out[name] = file;
       }
@@ -87,7 +109,7 @@ const LANGS = {
       const libdir = run(tool, ['--print', 'target-libdir', '--target', 'wasm32-unknown-unknown']);
       return libdir !== undefined && existsSync(libdir.trim());
     },
-    build(tool, outDir) {
+    build(tool, outDir, jobs) {
       const profile = ['--edition', '2021', '--target', 'wasm32-unknown-unknown', '-C', 'opt-level=z', '-C', 'panic=abort', '-C', 'codegen-units=1'];
       const sdk = join(root, 'sdks/rust/homecore');
       const rlib = join(outDir, 'libhomecore.rlib');
@@ -95,9 +117,8 @@ const LANGS = {
         cwd: sdk,
         stdio: ['ignore', 'inherit', 'inherit'],
       });
-      const src = join(ports, 'rust/src');
       const out = {};
-      for (const { name } of PLUGINS) {
+      for (const { name, dir } of jobs) {
         const file = join(outDir, `${name}.wasm`);
         execFileSync(
           tool,
@@ -119,13 +140,13 @@ const LANGS = {
             'dead_code',
             '--extern',
             `homecore=${rlib}`,
-            `--remap-path-prefix=${src}=src`,
+            `--remap-path-prefix=${dir}=src`,
             `--remap-path-prefix=${outDir}=build`,
             '-o',
             file,
             `${name}.rs`,
           ],
-          { cwd: src, stdio: ['ignore', 'inherit', 'inherit'] },
+          { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] },
         );
         out[name] = file;
       }
@@ -145,8 +166,8 @@ function run(tool, args) {
 const hex = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 /** The manifest of a port: the reference's, as a wasm plugin pinned to `bytes` and signed for `domain`. */
-function portManifest(domain, label, bytes, privateKey, publisherKey) {
-  const reference = JSON.parse(readFileSync(join(references, domain, 'manifest.json'), 'utf8'));
+function portManifest(reference, label, bytes, privateKey, publisherKey) {
+  const domain = reference.domain;
   const module = new WebAssembly.Module(bytes);
   const imports = WebAssembly.Module.imports(module)
     .filter((i) => i.module === 'homecore')
@@ -184,27 +205,30 @@ try {
     }
     const outDir = join(work, lang);
     mkdirSync(outDir, { recursive: true });
-    const built = spec.build(spec.tool, outDir);
-    for (const { name, domains } of PLUGINS) {
+    const jobs = [...PLUGINS.map(({ name }) => ({ name, dir: join(ports, lang, 'src') })), { name: PROBE, dir: join(root, 'sdks', lang, 'probe') }];
+    const built = spec.build(spec.tool, outDir, jobs);
+    const targets = [
+      ...PLUGINS.flatMap(({ name, domains }) => domains.map((domain) => ({ name, domain, folder: join(ports, lang, domain), where: `examples/ports/${lang}/${domain}` }))),
+      { name: PROBE, domain: PROBE, folder: join(root, 'sdks', lang, 'probe', PROBE), where: `sdks/${lang}/probe/${PROBE}` },
+    ];
+    for (const { name, domain, folder, where } of targets) {
       const bytes = readFileSync(built[name]);
-      for (const domain of domains) {
-        const folder = join(ports, lang, domain);
-        const wasmPath = join(folder, 'plugin.wasm');
-        if (values.check) {
-          const committed = existsSync(wasmPath) ? readFileSync(wasmPath) : undefined;
-          if (committed === undefined || !committed.equals(bytes)) {
-            problems.push(`${lang}/${domain}/plugin.wasm differs from a fresh build of ${lang}/src (committed sha256:${committed === undefined ? '(missing)' : hex(committed)}, built sha256:${hex(bytes)})`);
-          }
-          const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8'));
-          if (manifest.module_hash !== `sha256:${hex(bytes)}`) problems.push(`${lang}/${domain}/manifest.json does not pin the fresh build`);
-          continue;
+      const wasmPath = join(folder, 'plugin.wasm');
+      if (values.check) {
+        const committed = existsSync(wasmPath) ? readFileSync(wasmPath) : undefined;
+        if (committed === undefined || !committed.equals(bytes)) {
+          problems.push(`${where}/plugin.wasm differs from a fresh build (committed sha256:${committed === undefined ? '(missing)' : hex(committed)}, built sha256:${hex(bytes)})`);
         }
-        mkdirSync(folder, { recursive: true });
-        writeFileSync(wasmPath, bytes);
-        writeFileSync(join(folder, 'manifest.json'), `${JSON.stringify(portManifest(domain, spec.label, bytes, privateKey, publisherKey), null, 2)}\n`);
-        writeFileSync(join(folder, 'config.json'), readFileSync(join(references, domain, 'config.json')));
-        console.log(`built ${lang}/${domain}/plugin.wasm (${bytes.length} bytes, sha256:${hex(bytes).slice(0, 12)}...)`);
+        const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8'));
+        if (manifest.module_hash !== `sha256:${hex(bytes)}`) problems.push(`${where}/manifest.json does not pin the fresh build`);
+        continue;
       }
+      mkdirSync(folder, { recursive: true });
+      writeFileSync(wasmPath, bytes);
+      const reference = name === PROBE ? PROBE_MANIFEST : JSON.parse(readFileSync(join(references, domain, 'manifest.json'), 'utf8'));
+      writeFileSync(join(folder, 'manifest.json'), `${JSON.stringify(portManifest(reference, spec.label, bytes, privateKey, publisherKey), null, 2)}\n`);
+      if (name !== PROBE) writeFileSync(join(folder, 'config.json'), readFileSync(join(references, domain, 'config.json')));
+      console.log(`built ${where}/plugin.wasm (${bytes.length} bytes, sha256:${hex(bytes).slice(0, 12)}...)`);
     }
   }
 } finally {

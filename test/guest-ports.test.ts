@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { runCli } from '@homecore/cli';
 import { HostImport } from '@homecore/core-traits';
+import { createHomecore } from '@homecore/runtime-native';
+import { WasmRuntime } from '@homecore/runtime-wasm';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const references = join(root, 'examples/smart-home');
@@ -121,5 +124,122 @@ describe.each(['c', 'rust'] as const)('the %s ports', (lang) => {
     expect(report.conformant).toBe(false);
     expect(report.candidate.failures).toContain('[setup] motion_light: HC_ERR_WASM_MEMORY_POLICY');
     expect(report.candidate.loaded).toContainEqual({ plugin: 'motion_light_wasm', runtime: 'wasm', state: 'loaded' });
+  });
+});
+
+// ---- the SDKs' JSON reader and writer, against JSON.parse ----------------------------------
+
+/** JSON.parse's reading of `text`, as the probe reports it: non-finite numbers (which JSON cannot hold) written back as null. */
+function expectedParse(text: string): { valid: boolean; value?: unknown } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { valid: false };
+  }
+  const finite = (v: unknown): unknown =>
+    typeof v === 'number' && !Number.isFinite(v)
+      ? null
+      : Array.isArray(v)
+        ? v.map(finite)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, finite(x)]))
+          : v;
+  return { valid: true, value: finite(value) };
+}
+
+interface Probe {
+  parse(text: string): Promise<{ valid: boolean; value?: unknown }>;
+  close(): Promise<void>;
+}
+
+/** Loads sdks/<lang>/probe/json_probe into a home; parse() calls json_probe.parse and returns the event it fires. */
+async function openProbe(lang: string): Promise<Probe> {
+  // one fired event per parse, thousands a second: lift the host's fired-events rate limit (default 200/s)
+  const home = createHomecore({ limits: { eventsPerSecond: 1_000_000 }, runtimes: [new WasmRuntime({ trust: { mode: 'development' }, warn: () => undefined })] });
+  const report = await home.registry.loadDirectory(join(root, 'sdks', lang, 'probe'));
+  expect(report.errors).toEqual([]);
+  const results: { valid: boolean; value?: unknown }[] = [];
+  home.core.listen((event) => {
+    if (event.event_type === 'json_probe_result') results.push(event.data as { valid: boolean; value?: unknown });
+  });
+  return {
+    async parse(text) {
+      const before = results.length;
+      await home.core.callService('json_probe', 'parse', { text }, { context: home.core.createContext() });
+      for (let i = 0; i < 5 && results.length === before; i++) {
+        await home.registry.idle();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(results.length).toBe(before + 1);
+      return results[before]!;
+    },
+    async close() {
+      await home.close();
+    },
+  };
+}
+
+const VALID = [
+  '{}', '[]', ' 0 ', '-0', '\t[ 1 , 2 ]\n', '[true,false,null]', '[1,2,[3,{"x":null}]]', '{"a":1,"a":2}',
+  '"\\u0000"', '"\\ud83d\\ude00"', '"\u00e9t\u00e9 \ud83d\ude00"', '"\\"\\\\\\/\\b\\f\\n\\r\\t"', '{"k\\u00e9y":"v","":""}',
+  '0.1', '1e400', '-1e400', '5e-324', '2.2250738585072011e-308', '1.7976931348623157e308', '9007199254740993',
+  '123456789012345678901234567890', '-1.5E-10', '1E+2', '0.30000000000000004', '4.35', '1e-7', '1e21', '123e-20',
+];
+const INVALID = [
+  '', ' ', '{', '}', '[1,]', '{"a":1,}', '01', '1.', '.5', '+1', '-', '1e', '1e+', 'tru', 'nul', 'NaN', 'Infinity',
+  '"\\x"', '"\\u12"', '"a\nb"', '"unterminated', '[1 2]', '{"a" 1}', '{1:2}', "'a'", '1 2', '[', '{"a":}', '[,]', '"\\u00zz"',
+];
+
+describe.each(['c', 'rust'] as const)("the %s SDK's JSON reader and writer", (lang) => {
+  it('read what JSON.parse reads, refuse what it refuses, and write back the same values', async () => {
+    const probe = await openProbe(lang);
+    try {
+      for (const text of [...VALID, ...INVALID]) expect({ text, result: await probe.parse(text) }).toEqual({ text, result: expectedParse(text) });
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it('agree with JSON.parse on generated JSON, on doubles and on arbitrary text', async () => {
+    const probe = await openProbe(lang);
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.json({ maxDepth: 4 }), async (text) => {
+          expect(await probe.parse(text)).toEqual(expectedParse(text));
+        }),
+        { numRuns: 150 },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.double({ noNaN: true, noDefaultInfinity: true }), async (x) => {
+          const text = JSON.stringify(x);
+          expect(await probe.parse(text)).toEqual({ valid: true, value: x === 0 ? 0 : x });
+        }),
+        { numRuns: 300 },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.string({ maxLength: 12, unit: fc.constantFrom(...'{}[]",:\\ 0123456789.eE+-truefalsn'.split('')) }), async (text) => {
+          expect(await probe.parse(text)).toEqual(expectedParse(text));
+        }),
+        { numRuns: 300 },
+      );
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it('refuse what UTF-8 cannot hold and nesting past 64 levels, where JSON.parse accepts them', async () => {
+    const probe = await openProbe(lang);
+    try {
+      expect(await probe.parse('"\\ud800"')).toEqual({ valid: false });
+      expect(await probe.parse('"\\udc00\\ud800"')).toEqual({ valid: false });
+      const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+      // 63 levels inside the result's {"value": ...} is as deep as the host takes event data
+      expect(await probe.parse(nested(63))).toEqual(expectedParse(nested(63)));
+      expect(await probe.parse(nested(65))).toEqual({ valid: false });
+      expect(await probe.parse(`{"a":${nested(70)}}`)).toEqual({ valid: false });
+    } finally {
+      await probe.close();
+    }
   });
 });

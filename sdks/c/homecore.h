@@ -26,11 +26,11 @@
  *
  * JSON: hc_json is a view of one JSON value's text (no copies, no allocation). The reader
  * validates the grammar of RFC 8259 (hc_json_valid) and decodes strings with every escape
- * (\uXXXX surrogate pairs included) to UTF-8. Numbers are read exactly when they have at most 15
- * significant digits and a decimal exponent within +-22 (Clinger's fast path: one correctly
- * rounded operation); longer numbers are read to within a few ulps. The writer prints doubles
- * with 17 significant digits, rounded from the exact binary value, so every finite double
- * round-trips; hc_w_number_text writes a number token as it was read.
+ * (\uXXXX surrogate pairs included) to UTF-8; a lone surrogate escape, which UTF-8 cannot hold,
+ * is invalid, and so is nesting deeper than HC_JSON_MAX_DEPTH. Numbers are correctly rounded
+ * (to nearest, ties to even) like JavaScript's JSON.parse. The writer prints doubles with 17
+ * significant digits rounded from the exact binary value, so every finite double reads back
+ * unchanged; hc_w_raw copies a value (a number token, say) as it was read.
  */
 #ifndef HOMECORE_H
 #define HOMECORE_H
@@ -227,10 +227,27 @@ static inline int32_t hc__skip_string(const char *s, int32_t i, int32_t n) {
       if (i + 1 >= n) return -1;
       char e = s[i + 1];
       if (e == 'u') {
+        /* a surrogate must come as a high-low pair: a lone one has no UTF-8 form */
+        uint32_t cp = 0;
         if (i + 6 > n) return -1;
-        for (int k = 2; k < 6; k++)
-          if (hc__hex(s[i + k]) < 0) return -1;
+        for (int k = 2; k < 6; k++) {
+          int h = hc__hex(s[i + k]);
+          if (h < 0) return -1;
+          cp = (cp << 4) | (uint32_t)h;
+        }
         i += 6;
+        if (cp >= 0xdc00 && cp <= 0xdfff) return -1;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          uint32_t lo = 0;
+          if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u') return -1;
+          for (int k = 2; k < 6; k++) {
+            int h = hc__hex(s[i + k]);
+            if (h < 0) return -1;
+            lo = (lo << 4) | (uint32_t)h;
+          }
+          if (lo < 0xdc00 || lo > 0xdfff) return -1;
+          i += 6;
+        }
       } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
         i += 2;
       } else {
@@ -493,6 +510,34 @@ static inline hc_json hc_json_at(hc_json arr, int32_t index) {
   return found;
 }
 
+/** Member `index` of an object: 1 with its key (a JSON string view) and value, or 0 past the end. */
+static inline int hc_json_member(hc_json obj, int32_t index, hc_json *key, hc_json *value) {
+  if (hc_json_type(obj) != HC_JSON_OBJECT) return 0;
+  const char *s = obj.p;
+  int32_t n = obj.n;
+  int32_t i = hc__skip_ws(s, 1, n);
+  for (int32_t k = 0; i < n && s[i] == '"'; k++) {
+    int32_t key_end = hc__skip_string(s, i, n);
+    if (key_end < 0) return 0;
+    int32_t j = hc__skip_ws(s, key_end, n);
+    if (j >= n || s[j] != ':') return 0;
+    j = hc__skip_ws(s, j + 1, n);
+    int32_t end = hc__skip_value(s, j, n, 1);
+    if (end < 0) return 0;
+    if (k == index) {
+      key->p = s + i;
+      key->n = key_end - i;
+      value->p = s + j;
+      value->n = end - j;
+      return 1;
+    }
+    i = hc__skip_ws(s, end, n);
+    if (i >= n || s[i] != ',') break;
+    i = hc__skip_ws(s, i + 1, n);
+  }
+  return 0;
+}
+
 /** hc_json_get along a path of keys: hc_json_path(event, "data", "new_state", "state", NULL). */
 static inline hc_json hc_json_path(hc_json v, const char *k1, const char *k2, const char *k3, const char *k4) {
   const char *keys[4] = {k1, k2, k3, k4};
@@ -681,20 +726,23 @@ static inline int hc_json_number(hc_json v, double *out) {
 
 /* ---- JSON writer ---------------------------------------------------------------------------- */
 
+/** Deepest nesting the writer accepts (twice the reader's, so a read value fits inside a wrapper). */
+#define HC_JSON_WRITE_DEPTH 128
+
 /** Writes JSON into a caller's buffer; `overflow` is set (and output stops) when it is full. */
 typedef struct {
   char *buf;
   int32_t cap;
   int32_t len;
   int32_t depth;
-  uint64_t need_comma; /* one bit per nesting level */
+  uint64_t need_comma[2]; /* one bit per nesting level, up to HC_JSON_WRITE_DEPTH */
   int after_key;
   int overflow;
 } hc_writer;
 
 /** A writer over buf[0..cap). */
 static inline hc_writer hc_writer_init(char *buf, int32_t cap) {
-  hc_writer w = {buf, cap, 0, 0, 0, 0, 0};
+  hc_writer w = {buf, cap, 0, 0, {0, 0}, 0, 0};
   return w;
 }
 
@@ -711,18 +759,19 @@ static inline void hc__putc(hc_writer *w, char c) { hc__put(w, &c, 1); }
 static inline void hc__value(hc_writer *w) {
   if (w->after_key) { w->after_key = 0; return; }
   if (w->depth > 0) {
-    uint64_t bit = (uint64_t)1 << (w->depth - 1);
-    if (w->need_comma & bit) hc__putc(w, ',');
-    w->need_comma |= bit;
+    int32_t level = w->depth - 1;
+    uint64_t bit = (uint64_t)1 << (level & 63);
+    if (w->need_comma[level >> 6] & bit) hc__putc(w, ',');
+    w->need_comma[level >> 6] |= bit;
   }
 }
 
 static inline void hc__open(hc_writer *w, char c) {
   hc__value(w);
   hc__putc(w, c);
-  if (w->depth >= 64) { w->overflow = 1; return; }
-  w->depth++;
-  w->need_comma &= ~((uint64_t)1 << (w->depth - 1));
+  if (w->depth >= HC_JSON_WRITE_DEPTH) { w->overflow = 1; return; }
+  int32_t level = w->depth++;
+  w->need_comma[level >> 6] &= ~((uint64_t)1 << (level & 63));
 }
 
 static inline void hc__close(hc_writer *w, char c) {
@@ -751,13 +800,16 @@ static inline void hc__quoted(hc_writer *w, const char *s, int32_t n) {
   hc__putc(w, '"');
 }
 
-/** An object key (NUL-terminated); the next call writes its value. */
-static inline void hc_w_key(hc_writer *w, const char *key) {
+/** An object key of `n` bytes of UTF-8; the next call writes its value. */
+static inline void hc_w_key_n(hc_writer *w, const char *key, int32_t n) {
   hc__value(w);
-  hc__quoted(w, key, hc_strlen(key));
+  hc__quoted(w, key, n);
   hc__putc(w, ':');
   w->after_key = 1;
 }
+
+/** An object key (NUL-terminated); the next call writes its value. */
+static inline void hc_w_key(hc_writer *w, const char *key) { hc_w_key_n(w, key, hc_strlen(key)); }
 
 /** A string value of `n` bytes of UTF-8. */
 static inline void hc_w_string_n(hc_writer *w, const char *s, int32_t n) { hc__value(w); hc__quoted(w, s, n); }
@@ -828,11 +880,11 @@ static inline int32_t hc__exact_digits(double x, char *digits, int32_t *point) {
 /**
  * A finite double with 17 significant digits rounded (half to even) from its exact value, so it
  * reads back as the same double; trailing zeros are dropped, integers up to 2^53 print as
- * integers, NaN and infinities (not JSON) print as null.
+ * integers, negative zero as -0, NaN and infinities (not JSON) as null.
  */
 static inline void hc_w_f64(hc_writer *w, double x) {
   if (!hc_isfinite(x)) { hc_w_null(w); return; }
-  if (x == 0.0) { hc__value(w); hc__putc(w, '0'); return; }
+  if (x == 0.0) { hc__value(w); if (1.0 / x < 0) hc__put(w, "-0", 2); else hc__putc(w, '0'); return; }
   if (x >= -9007199254740992.0 && x <= 9007199254740992.0 && (double)(int64_t)x == x) { hc_w_i64(w, (int64_t)x); return; }
   int neg = x < 0;
   if (neg) x = -x;
