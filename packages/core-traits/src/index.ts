@@ -37,6 +37,7 @@ export {
   checkPattern,
   compilePattern,
   matchesPattern,
+  permissionDeniedMessage,
   type PatternMatcher,
   type PermissionAction,
 } from './permissions.js';

@@ -202,3 +202,16 @@ export class PermissionSet {
     return this.byAction.get(action) ?? [];
   }
 }
+
+const VERBS: Readonly<Record<PermissionAction, string>> = {
+  'state:read': 'read the state of',
+  'state:write': 'write the state of',
+  'service:call': 'call the service',
+  'event:fire': 'fire the event',
+  'event:subscribe': 'subscribe to',
+};
+
+/** The message of a denied call: what was refused and the claim that would allow it. */
+export function permissionDeniedMessage(action: PermissionAction, target: string): string {
+  return `may not ${VERBS[action]} ${JSON.stringify(target)}: add "${action}:${target}" to permissions in the manifest (or a pattern covering it)`;
+}

@@ -7,6 +7,7 @@ import {
   PermissionSet,
   checkPattern,
   matchesPattern,
+  permissionDeniedMessage,
   type Attributes,
   type ConfigEntry,
   type DeliveredEvent,
@@ -67,14 +68,6 @@ function socketChannel(): Channel {
       }),
   };
 }
-
-const VERBS: Readonly<Record<PermissionAction, string>> = {
-  'state:read': 'read the state of',
-  'state:write': 'write the state of',
-  'service:call': 'call the service',
-  'event:fire': 'fire the event',
-  'event:subscribe': 'subscribe to',
-};
 
 class Guest {
   readonly #channel: Channel;
@@ -259,7 +252,7 @@ class Guest {
     this.#effect(['denied', action, target]);
     throw new HomecoreError(
       ErrorCode.PERMISSION_DENIED,
-      `may not ${VERBS[action]} ${JSON.stringify(target)}: add "${action}:${target}" to permissions in the manifest (or a pattern covering it)`,
+      permissionDeniedMessage(action, target),
       { plugin: this.#manifest.domain, ...(this.#hook !== undefined ? { hook: this.#hook } : {}), details: { action, target } },
     );
   }
