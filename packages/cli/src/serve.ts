@@ -7,7 +7,7 @@ import { NativeRuntime, createHomecore, type Homecore, type IsolationPolicy } fr
 import { mountApi, requireApi, type ApiListen, type MountedApi } from './api.js';
 import { requireDirectory } from './house.js';
 import type { RunOutput } from './output.js';
-import { STATUS_REFRESH_MS, StatusWriter, pluginStatuses, type ServeStatus } from './status.js';
+import { STATUS_REFRESH_MS, StatusWriter, entryStatuses, pluginStatuses, type ServeStatus } from './status.js';
 import { createWasmRuntime } from './wasm.js';
 import { FolderWatcher, loadItem } from './watch.js';
 
@@ -115,7 +115,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   let api: MountedApi | undefined;
   const status = new StatusWriter(
     dataDir,
-    () => ({
+    async () => ({
       state,
       pid: process.pid,
       startedAt: new Date(started).toISOString(),
@@ -127,6 +127,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       api: api?.url ?? null,
       events: registry.stats().events,
       plugins: pluginStatuses(registry, native),
+      // A store that cannot be read is reported by the registry; the status still shows the plugins.
+      entries: await entryStatuses(registry).catch(() => []),
     }),
     (error) => out.error(toHomecoreError(error, ErrorCode.DATA_STORE), 'status file'),
   );

@@ -36,6 +36,18 @@ export interface PluginStatus {
   restarts: number;
 }
 
+/** One config entry as the status file shows it. */
+export interface EntryStatus {
+  entryId: string;
+  domain: string;
+  title: string;
+  /** HA's entry state; `not_loaded` for a stored entry of a plugin not loaded now. */
+  state: string;
+  reason: string | null;
+  /** Why it is disabled (`user`...), or null. */
+  disabledBy: string | null;
+}
+
 /** What `homecore serve` writes to `homecore.status.json`. */
 export interface ServeStatus {
   /** starting (loading plugins), running, stopping (signalled) or stopped (exited cleanly or by the deadline). */
@@ -53,6 +65,8 @@ export interface ServeStatus {
   /** Bus events the registry has seen. */
   events: number;
   plugins: PluginStatus[];
+  /** Every config entry, live and stored (oldest first). */
+  entries: EntryStatus[];
 }
 
 function statusStore(dataDir: string): JsonFileStore<ServeStatus> {
@@ -98,6 +112,11 @@ export function pluginStatuses(registry: PluginRegistry, native: NativeRuntime):
   });
 }
 
+/** The config entries of a registry, as the status file shows them. */
+export async function entryStatuses(registry: PluginRegistry): Promise<EntryStatus[]> {
+  return (await registry.entries()).map((e) => ({ entryId: e.entry_id, domain: e.domain, title: e.title, state: e.state, reason: e.reason, disabledBy: e.disabled_by }));
+}
+
 /**
  * Writes the status file atomically; writes run one at a time and a write asked for while one
  * runs is folded into the next, so a burst of changes costs at most two writes.
@@ -109,7 +128,7 @@ export class StatusWriter {
 
   constructor(
     dataDir: string,
-    private readonly snapshot: () => ServeStatus,
+    private readonly snapshot: () => Promise<ServeStatus>,
     private readonly onError: (error: unknown) => void,
   ) {
     this.store = statusStore(dataDir);
@@ -130,7 +149,7 @@ export class StatusWriter {
       do {
         this.again = false;
         try {
-          await this.store.save({ serve: this.snapshot() });
+          await this.store.save({ serve: await this.snapshot() });
         } catch (error) {
           this.onError(error);
         }
@@ -202,9 +221,17 @@ export function formatStatus(report: StatusReport): string {
     const fmt = (cells: string[]) => `  ${cells.map((c, i) => (i < 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()}`;
     lines.push('', fmt(header), ...rows.map(fmt));
     for (const p of s.plugins) {
+      const entries = (s.entries ?? []).filter((e) => e.domain === p.plugin);
+      // One entry per plugin is the common case, shown by the row; several (or a disabled one) are listed.
+      if (entries.length > 1 || entries.some((e) => e.disabledBy !== null)) {
+        for (const e of entries) lines.push(`  ${p.plugin}: entry ${e.entryId} "${e.title}" ${e.state}${e.disabledBy ? ` (disabled by ${e.disabledBy})` : ''}${e.reason ? `: ${e.reason}` : ''}`);
+      }
       if (p.reason) lines.push(`  ${p.plugin}: ${p.reason}`);
       if (p.lastError) lines.push(`  ${p.plugin}: last error ${p.lastError.time}${p.lastError.hook ? ` in ${p.lastError.hook}` : ''}: ${p.lastError.message} [${p.lastError.code}]`);
     }
   }
+  const loaded = new Set(s.plugins.map((p) => p.plugin));
+  const stored = (s.entries ?? []).filter((e) => !loaded.has(e.domain));
+  if (stored.length > 0) lines.push('', `stored entries of plugins not loaded (${stored.length}):`, ...stored.map((e) => `  ${e.domain}: entry ${e.entryId} "${e.title}"${e.disabledBy ? ` (disabled by ${e.disabledBy})` : ''}`));
   return `${lines.join('\n')}\n`;
 }

@@ -25,9 +25,14 @@ describe('homecore serve in its own process', () => {
     expect(status.stdout).toMatch(/^serve is running \(pid \d+/);
     expect(status.stdout).toMatch(/base +1\.0\.0 +native +loaded +ok/);
     expect(status.stdout).toMatch(/child +1\.0\.0 +native +loaded +ok/);
-    const json = JSON.parse((await homecore('status', '--data-dir', dataDir, '--json')).stdout) as { running: boolean; status: { plugins: { plugin: string; state: string; writes: number }[] } };
+    const json = JSON.parse((await homecore('status', '--data-dir', dataDir, '--json')).stdout) as {
+      running: boolean;
+      status: { plugins: { plugin: string; state: string; entryId: string }[]; entries: { domain: string; entryId: string; state: string }[] };
+    };
     expect(json.running).toBe(true);
     expect(json.status.plugins.map((p) => [p.plugin, p.state])).toEqual([['base', 'loaded'], ['child', 'loaded']]);
+    expect(json.status.entries.map((e) => [e.domain, e.state]).sort()).toEqual([['base', 'loaded'], ['child', 'loaded']]);
+    expect(json.status.entries.find((e) => e.domain === 'base')?.entryId).toBe(json.status.plugins[0]!.entryId);
 
     hub.child.kill('SIGTERM');
     expect(await hub.exited).toBe(0);
