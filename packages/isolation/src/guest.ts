@@ -145,15 +145,17 @@ class Guest {
     try {
       value = await this.#run(op, arg);
     } catch (error) {
-      this.#flush();
-      this.#channel.send({ t: 'error', id, error: toWire(error, op === 'timer' || op === 'handler'), ...this.#heap() });
+      const ops = this.#takeOps();
+      this.#channel.send({ t: 'error', id, error: toWire(error, op === 'timer' || op === 'handler'), ...(ops !== undefined ? { ops } : {}), ...this.#heap() });
       return;
     }
-    this.#flush();
+    // The call's last effects travel with its answer: one message back, not two.
+    const ops = this.#takeOps();
     try {
-      this.#channel.send({ t: 'done', id, value, ...this.#heap() });
+      this.#channel.send({ t: 'done', id, value, ...(ops !== undefined ? { ops } : {}), ...this.#heap() });
     } catch (error) {
       // A response the channel cannot carry (a function, a cycle) fails the call instead.
+      if (ops !== undefined) this.#channel.send({ t: 'fx', ops });
       this.#channel.send({ t: 'error', id, error: toWire(new HomecoreError(ErrorCode.SERVICE_INVALID, `the response cannot be sent to the host: ${(error as Error).message}; return plain JSON`)) });
     }
   }
@@ -235,15 +237,21 @@ class Guest {
     this.#ops.push(op);
     if (this.#flushArmed) return;
     this.#flushArmed = true;
-    queueMicrotask(() => this.#flush());
+    // After the current turn: a call that ends first takes the effects along with its answer.
+    setImmediate(() => this.#flush());
+  }
+
+  #takeOps(): Effect[] | undefined {
+    if (this.#ops.length === 0) return undefined;
+    const ops = this.#ops;
+    this.#ops = [];
+    return ops;
   }
 
   #flush(): void {
     this.#flushArmed = false;
-    if (this.#ops.length === 0) return;
-    const ops = this.#ops;
-    this.#ops = [];
-    this.#channel.send({ t: 'fx', ops });
+    const ops = this.#takeOps();
+    if (ops !== undefined) this.#channel.send({ t: 'fx', ops });
   }
 
   /** Throws the error the registry's context throws for a denied call, after reporting it for the audit. */

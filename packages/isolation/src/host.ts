@@ -183,6 +183,7 @@ class IsolatedInstance implements PluginInstance {
         return;
       case 'done':
       case 'error': {
+        if (message.ops !== undefined) this.#apply(message.ops);
         if (typeof message.heap === 'number') this.#stats.heapUsedBytes = message.heap;
         const pending = this.#pending.get(message.id);
         if (pending === undefined) return;
@@ -474,7 +475,8 @@ class IsolatedInstance implements PluginInstance {
     this.#mirrorQueue.push([data.entity_id, data.new_state ?? null]);
     if (this.#mirrorArmed) return;
     this.#mirrorArmed = true;
-    queueMicrotask(() => {
+    // After the current turn: a call sent meanwhile carries the changes (one message, not two).
+    setImmediate(() => {
       this.#mirrorArmed = false;
       const s = this.#takeMirror();
       if (s !== undefined) this.#link?.send({ t: 'states', s, now: this.#now(), live: this.#clockIsLive() });

@@ -21,8 +21,8 @@ export type CallOp = 'setup' | 'teardown' | 'event' | 'service' | 'config' | 'ti
 export type GuestMessage =
   | { readonly t: 'ready'; readonly hooks: Record<string, boolean>; readonly maxEventBytes?: number }
   | { readonly t: 'fail'; readonly error: WireError }
-  | { readonly t: 'done'; readonly id: number; readonly value?: unknown; readonly heap?: number }
-  | { readonly t: 'error'; readonly id: number; readonly error: WireError; readonly heap?: number }
+  | { readonly t: 'done'; readonly id: number; readonly value?: unknown; readonly ops?: readonly Effect[]; readonly heap?: number }
+  | { readonly t: 'error'; readonly id: number; readonly error: WireError; readonly ops?: readonly Effect[]; readonly heap?: number }
   | { readonly t: 'fx'; readonly ops: readonly Effect[] };
 
 /**
@@ -132,20 +132,23 @@ export function guestMessageProblem(message: unknown): string | undefined {
     case 'fail':
       return isWireError(m.error) ? undefined : 'fail needs an error';
     case 'done':
-      return isInt(m.id) ? undefined : 'done needs a call id';
+      return !isInt(m.id) ? 'done needs a call id' : m.ops === undefined ? undefined : opsProblem(m.ops);
     case 'error':
-      return isInt(m.id) && isWireError(m.error) ? undefined : 'error needs a call id and an error';
-    case 'fx': {
-      if (!Array.isArray(m.ops)) return 'fx needs a list of ops';
-      for (const op of m.ops as unknown[]) {
-        const problem = effectProblem(op);
-        if (problem !== undefined) return problem;
-      }
-      return undefined;
-    }
+      return !(isInt(m.id) && isWireError(m.error)) ? 'error needs a call id and an error' : m.ops === undefined ? undefined : opsProblem(m.ops);
+    case 'fx':
+      return opsProblem(m.ops);
     default:
       return `unknown message type ${JSON.stringify(String(m.t)).slice(0, 40)}`;
   }
+}
+
+function opsProblem(ops: unknown): string | undefined {
+  if (!Array.isArray(ops)) return 'ops must be a list';
+  for (const op of ops as unknown[]) {
+    const problem = effectProblem(op);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
 }
 
 function effectProblem(op: unknown): string | undefined {
