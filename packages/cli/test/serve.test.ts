@@ -45,6 +45,18 @@ describe('homecore serve in its own process', () => {
     expect(after.stdout).toMatch(/^serve is not running: it stopped at /);
   });
 
+  it('runs native plugins in worker threads with --isolation worker, and their teardowns run on SIGTERM', async () => {
+    const mark = markerFile();
+    const dir = pluginDir({ ticker: { 'manifest.json': tickerManifest('ticker'), 'index.js': tickerCode('ticker', 'v1') } });
+    const dataDir = mkdtempSync(join(tmpdir(), 'homecore-data-'));
+    const hub = start(['serve', dir, '--data-dir', dataDir, '--isolation', 'worker'], { MARK: mark });
+    await hub.waitFor(/ticker +wrote sensor\.ticker = "v1"/);
+    expect((await homecore('status', '--data-dir', dataDir)).stdout).toMatch(/ticker +1\.0\.0 +native \(worker\) +loaded/);
+    hub.child.kill('SIGTERM');
+    expect(await hub.exited).toBe(0);
+    expect(marks(mark)).toEqual(['teardown ticker v1']);
+  });
+
   it('exits at once with a non-zero status on a second signal while teardowns still run', async () => {
     const dir = pluginDir({
       stuck: { 'manifest.json': manifest('stuck'), 'index.js': 'export default { setup() {}, teardown() { return new Promise(() => {}); } };' },
@@ -111,6 +123,19 @@ describe('startServe in process', () => {
     const second = await startServe(options);
     expect(second.registry.getConfig('ticker')?.entry_id).toBe(id);
     expect(await second.close()).toBe(0);
+  });
+
+  it('shows progress while setups are still running', async () => {
+    const dir = pluginDir({
+      slow: { 'manifest.json': manifest('slow'), 'index.js': 'export default { setup() { return new Promise((r) => setTimeout(r, 2500)); } };' },
+    });
+    const lines: string[] = [];
+    const hub = await startServe({ dir, output: quiet(lines), trustedKeys: [], allowUnsigned: false, dataDir: mkdtempSync(join(tmpdir(), 'homecore-data-')) });
+    const notes = lines.map((l) => JSON.parse(l) as { kind: string; message?: string }).filter((r) => r.kind === 'note').map((r) => r.message);
+    expect(notes).toContain('loading 1 plugin folder(s)');
+    expect(notes).toContain('still loading: 0 of 1 set up');
+    expect(hub.registry.get('slow')?.state).toBe('loaded');
+    expect(await hub.close()).toBe(0);
   });
 
   it('gives up on plugins still unloading at the shutdown deadline, names them, and closes with 1', async () => {
