@@ -26,6 +26,10 @@ export class WsConnection {
   private lastId = 0;
   private readonly subscriptions = new Map<number, Subscription>();
   private readonly early: string[] = [];
+  private readonly outbox: string[] = [];
+  private outboxBytes = 0;
+  private coalesce = false;
+  private corked = false;
   private readonly authTimer: NodeJS.Timeout;
 
   constructor(
@@ -58,10 +62,14 @@ export class WsConnection {
     return this.user?.userId ?? null;
   }
 
-  /** Sends one message, or drops the client when too much is waiting for it. */
+  /**
+   * Sends one message, or drops the client when too much is waiting for it. A client that asked for
+   * `coalesce_messages` (supported_features) gets the messages of one turn of the event loop as one
+   * JSON array in one frame, as Home Assistant's writer coalesces them.
+   */
   send(text: string): void {
     if (this.phase === 'closed') return;
-    if (this.ws.bufferedAmount > this.server.maxBufferedBytes) {
+    if (this.ws.bufferedAmount + this.outboxBytes > this.server.maxBufferedBytes) {
       this.server.log({
         level: 'warn',
         event: 'slow_client_dropped',
@@ -70,11 +78,44 @@ export class WsConnection {
         message: `client unable to keep up: more than ${this.server.maxBufferedBytes} bytes waiting to be sent, disconnected`,
       });
       this.phase = 'closed';
+      this.outbox.length = 0;
+      this.outboxBytes = 0;
       this.dispose();
       this.ws.terminate();
       return;
     }
-    this.ws.send(text);
+    if (!this.coalesce) {
+      // One frame per message, but the frames of one turn go to the kernel in one write: the
+      // socket is corked for the turn (ws has no public call for it; without one, frames go singly).
+      if (!this.corked) {
+        const socket = (this.ws as unknown as { _socket?: { cork?: () => void; uncork?: () => void } })._socket;
+        if (typeof socket?.cork === 'function' && typeof socket.uncork === 'function') {
+          socket.cork();
+          this.corked = true;
+          queueMicrotask(() => {
+            this.corked = false;
+            socket.uncork?.();
+          });
+        }
+      }
+      this.ws.send(text);
+      return;
+    }
+    this.outbox.push(text);
+    this.outboxBytes += text.length;
+    if (this.outbox.length === 1) queueMicrotask(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    const messages = this.outbox.splice(0);
+    this.outboxBytes = 0;
+    if (messages.length === 0 || this.phase === 'closed' || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(messages.length === 1 ? (messages[0] as string) : `[${messages.join(',')}]`);
+  };
+
+  /** Turns coalescing on (the client sent `supported_features` with `coalesce_messages`). */
+  setCoalesce(on: boolean): void {
+    this.coalesce = on;
   }
 
   /** Closes the connection (with a close frame; terminated if the client does not answer). */
@@ -301,7 +342,16 @@ function serviceData(msg: Msg): Record<string, JsonValue> {
 
 const COMMANDS = new Map<string, Command>([
   ['ping', { schema: {}, run: (c, m) => c.send(`{"id":${m.id},"type":"pong"}`) }],
-  ['supported_features', { schema: { features: { kind: 'feature_map', required: true } }, run: (c, m) => c.result(m.id) }],
+  [
+    'supported_features',
+    {
+      schema: { features: { kind: 'feature_map', required: true } },
+      run: (c, m) => {
+        c.setCoalesce(Object.hasOwn(m.features as object, 'coalesce_messages'));
+        c.result(m.id);
+      },
+    },
+  ],
   ['get_states', { schema: {}, run: (c, m) => c.result(m.id, c.state.core.getStates()) }],
   ['get_config', { schema: {}, run: (c, m) => c.result(m.id, c.state.haConfig()) }],
   ['get_services', { schema: {}, run: (c, m) => c.result(m.id, c.state.catalog.describe()) }],

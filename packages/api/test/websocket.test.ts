@@ -109,6 +109,25 @@ describe('commands', () => {
     expect(await c.command(5, 'supported_features', { features: { coalesce_messages: 1 } })).toMatchObject({ success: true, result: null });
   });
 
+  it('coalesces the messages of one turn into one JSON array frame once the client asks for coalesce_messages', async () => {
+    const c = await connect();
+    const frames: string[] = [];
+    c.ws.on('message', (data) => frames.push(data.toString()));
+    await c.command(1, 'subscribe_events', { event_type: 'burst' });
+    const ctx = hub!.core.createContext();
+    hub!.core.fireEvent('burst', { n: 0 }, ctx);
+    hub!.core.fireEvent('burst', { n: 1 }, ctx);
+    await c.event(1);
+    await c.event(1);
+    expect(frames.slice(-2).every((f) => f.startsWith('{'))).toBe(true); // one frame each before
+    expect(await c.command(2, 'supported_features', { features: { coalesce_messages: 1 } })).toMatchObject({ success: true });
+    frames.length = 0;
+    for (let n = 0; n < 3; n++) hub!.core.fireEvent('burst', { n }, ctx);
+    for (let n = 0; n < 3; n++) expect(await c.event(1)).toMatchObject({ event: { data: { n } } });
+    expect(frames).toHaveLength(1);
+    expect(JSON.parse(frames[0]!)).toHaveLength(3);
+  });
+
   it('subscribes to all events or one type, and unsubscribes', async () => {
     const c = await connect();
     expect(await c.command(1, 'subscribe_events')).toEqual({ id: 1, type: 'result', success: true, result: null });
