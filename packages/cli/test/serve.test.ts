@@ -2,7 +2,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { jsonOutput, startServe } from '@homecore/cli';
+import { STATUS_FILE, jsonOutput, startServe } from '@homecore/cli';
+import { JsonFileStore } from '@homecore/registry';
 import { homecore, manifest, pluginDir } from './helpers.js';
 import { markerFile, marks, start, tickerCode, tickerManifest } from './serve-helpers.js';
 
@@ -173,6 +174,16 @@ describe('homecore serve and status on the command line', () => {
     const result = await homecore('serve', join(tmpdir(), 'no-such-homecore-dir'));
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('does not exist or is not a directory');
+  });
+
+  it('status calls a file not refreshed for three intervals stale, even while its process lives', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'homecore-data-'));
+    const old = new Date(Date.now() - 60_000).toISOString();
+    const status = { state: 'running', pid: process.pid, startedAt: old, updatedAt: old, refreshMs: 2000, pluginsDir: '/p', dataDir, watch: false, api: null, events: 0, plugins: [], entries: [] };
+    await new JsonFileStore({ file: join(dataDir, STATUS_FILE), format: 'homecore.status', label: 'serve status', parse: (v) => v }).save({ serve: status });
+    const result = await homecore('status', '--data-dir', dataDir);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^the status is stale: process \d+ last refreshed it 60 s ago/);
   });
 
   it('status says so when serve never ran with the data directory', async () => {
