@@ -126,6 +126,21 @@ describe('startServe in process', () => {
     expect(await second.close()).toBe(0);
   });
 
+  it('shows each config entry of a plugin with several in the status, and brings both back after a restart', async () => {
+    const dir = pluginDir({ ticker: { 'manifest.json': tickerManifest('ticker'), 'index.js': tickerCode('ticker', 'v1') } });
+    const dataDir = mkdtempSync(join(tmpdir(), 'homecore-data-'));
+    process.env.MARK = markerFile();
+    const options = { dir, output: quiet([]), trustedKeys: [], allowUnsigned: false, dataDir, statusRefreshMs: 60_000 };
+    const first = await startServe(options);
+    const second = await first.registry.addEntry('ticker', { title: 'Second ticker' });
+    expect(await first.close()).toBe(0);
+    const hub = await startServe(options);
+    expect((await hub.registry.entries('ticker')).map((e) => [e.entry_id, e.state])).toContainEqual([second.entry_id, 'loaded']);
+    const status = await homecore('status', '--data-dir', dataDir);
+    expect(status.stdout).toContain(`ticker: entry ${second.entry_id} "Second ticker" loaded`);
+    expect(await hub.close()).toBe(0);
+  });
+
   it('shows progress while setups are still running', async () => {
     const dir = pluginDir({
       slow: { 'manifest.json': manifest('slow'), 'index.js': 'export default { setup() { return new Promise((r) => setTimeout(r, 2500)); } };' },
