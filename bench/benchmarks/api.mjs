@@ -36,7 +36,8 @@ async function main() {
   const ROUND_TRIPS = quick ? 300 : 2000;
   const SECONDS = quick ? 1 : 3;
 
-  const host = createHomecore();
+  // The round trips write faster than a plugin's default 500 writes/s: lift the host cap for the bench.
+  const host = createHomecore({ limits: { writesPerSecond: 1_000_000 } });
   const { core, registry } = host;
   // Mirrors input_number.bench to sensor.bench_echo: the plugin's write is what the client waits for.
   await registry.load(
@@ -86,7 +87,7 @@ async function main() {
   let seq = 0;
   async function viaApi() {
     const value = `a${seq++}`;
-    const echoed = new Promise((resolve) => (waiting = { value, resolve }));
+    const echoed = withTimeout(new Promise((resolve) => (waiting = { value, resolve })), `the API echo of ${value}`);
     const t0 = now();
     const res = await fetch(`${base}/api/states/input_number.bench`, { method: 'POST', headers, body: JSON.stringify({ state: value }) });
     await res.arrayBuffer();
@@ -104,7 +105,7 @@ async function main() {
   });
   async function inProcess() {
     const value = `p${seq++}`;
-    const echoed = new Promise((resolve) => (inProcessWaiting = { value, resolve }));
+    const echoed = withTimeout(new Promise((resolve) => (inProcessWaiting = { value, resolve })), `the in-process echo of ${value}`);
     const t0 = now();
     core.setState('input_number.bench', value, {}, { context: core.createContext({ userId: 'bench' }) });
     await echoed;
@@ -243,6 +244,14 @@ async function main() {
       ),
     ],
   });
+}
+
+function withTimeout(promise, what, ms = 10_000) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms))),
+  ]);
 }
 
 function connect(url, token) {
