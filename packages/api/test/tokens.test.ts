@@ -60,6 +60,18 @@ describe('token store', () => {
     expect(await serving.verify(created.token)).toMatchObject({ name: 'later' });
   });
 
+  it('stops accepting a token revoked by another process once its cache is older than cacheMs', async () => {
+    let time = 1_000_000;
+    const serving = fileTokenStore(dir, { cacheMs: 1000, now: () => time });
+    const created = await createToken(dir, { name: 'soon revoked' });
+    expect(await serving.verify(created.token)).toMatchObject({ name: 'soon revoked' });
+    await fileTokenStore(dir).revoke('soon revoked');
+    time += 500;
+    expect(await serving.verify(created.token)).toMatchObject({ name: 'soon revoked' }); // still cached
+    time += 600;
+    expect(await serving.verify(created.token)).toBeUndefined();
+  });
+
   it('moves a corrupt file aside and reports it, never treating it as empty', async () => {
     await writeFile(join(dir, TOKENS_FILE), '{ not json');
     const store = fileTokenStore(dir);

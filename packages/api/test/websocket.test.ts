@@ -78,6 +78,21 @@ describe('auth phase', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
+  it('lets an address try again once the window has passed since its last failure', async () => {
+    let time = 5_000_000;
+    hub = await startHub({ authRateLimit: { maxFailures: 1, windowMs: 60_000 }, now: () => time });
+    const bad = raw(hub.wsUrl);
+    await bad.next(() => true);
+    bad.sendJson({ type: 'auth', access_token: 'hc_wrong' });
+    await bad.waitClosed();
+    expect((await fetch(`${hub.base}/api/`, { headers: { Authorization: `Bearer ${hub.token}` } })).status).toBe(429);
+    time += 60_000;
+    expect((await fetch(`${hub.base}/api/`, { headers: { Authorization: `Bearer ${hub.token}` } })).status).toBe(200);
+    const good = await RawClient.authed(hub.wsUrl, hub.token);
+    clients.push(good);
+    expect(await good.command(1, 'ping')).toEqual({ id: 1, type: 'pong' });
+  });
+
   it('closes a connection that does not authenticate in time', async () => {
     hub = await startHub({ authTimeoutMs: 50 });
     const client = raw(hub.wsUrl);
