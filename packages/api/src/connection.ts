@@ -368,7 +368,7 @@ const COMMANDS = new Map<string, Command>([
   [
     'unsubscribe_events',
     {
-      schema: { subscription: { kind: 'positive_int', required: true } },
+      schema: { subscription: { kind: 'non_negative_int', required: true } },
       run: (c, m) => {
         if (c.unsubscribe(m.subscription as number)) c.result(m.id);
         else c.error(m.id, WsErrorCode.NOT_FOUND, 'Subscription not found.');

@@ -35,7 +35,7 @@ export function errorMessage(id: unknown, code: string, message: string, homecor
 
 /** A field of a command: its kind and whether it must be there. */
 export interface FieldSpec {
-  readonly kind: 'string' | 'bool' | 'object' | 'positive_int' | 'entity_ids' | 'feature_map';
+  readonly kind: 'string' | 'bool' | 'object' | 'non_negative_int' | 'entity_ids' | 'feature_map';
   readonly required?: boolean;
 }
 
@@ -46,7 +46,7 @@ const KIND_TEXT: Record<FieldSpec['kind'], string> = {
   string: 'expected str',
   bool: 'expected bool',
   object: 'expected dict',
-  positive_int: 'expected int',
+  non_negative_int: 'expected int',
   entity_ids: 'expected a list of entity ids',
   feature_map: 'expected dict of str to int',
 };
@@ -65,8 +65,8 @@ function fits(kind: FieldSpec['kind'], value: unknown): boolean {
       return typeof value === 'boolean';
     case 'object':
       return isPlainObject(value);
-    case 'positive_int':
-      return typeof value === 'number' && Number.isInteger(value) && value > 0;
+    case 'non_negative_int':
+      return typeof value === 'number' && Number.isInteger(value) && value >= 0; // cv.positive_int allows 0
     case 'entity_ids':
       return typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'));
     case 'feature_map':

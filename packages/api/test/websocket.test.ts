@@ -346,7 +346,7 @@ describe('bad input gets Home Assistant replies and never crashes the server', (
     expect(((await c.command(3, 'get_states', { extra: true })) as { error: { message: string } }).error.message).toBe(
       "extra keys not allowed @ data['extra']. Got true",
     );
-    expect(((await c.command(4, 'unsubscribe_events', { subscription: 0 })) as { error: { code: string } }).error.code).toBe('invalid_format');
+    expect(((await c.command(4, 'unsubscribe_events', { subscription: -1 })) as { error: { code: string } }).error.code).toBe('invalid_format');
     expect(((await c.command(5, 'subscribe_events', { event_type: ['a'] })) as { error: { code: string } }).error.code).toBe('invalid_format');
     // A command that failed validation still used its id up.
     expect(((await c.command(5, 'ping')) as { error: { code: string } }).error.code).toBe('id_reuse');
