@@ -86,6 +86,17 @@ export interface HomeCorePlugin {
   onServiceCall?(call: ServiceCall): unknown | Promise<unknown>;
   /** The config entry's options changed; without this hook the plugin is reloaded instead. */
   onConfigUpdate?(entry: ConfigEntry): void | Promise<void>;
+  /**
+   * Optional, HA's `async_migrate_entry`: called before setup when the stored entry's
+   * `version`/`minor_version` differ from the plugin's (manifest `config_entry_version` /
+   * `config_entry_minor_version`, default 1). Return the migrated fields (`version` and
+   * `minor_version` default to the plugin's), `true` to keep the data at the plugin's versions, or
+   * `false` (or throw) when it cannot: the entry then stays `migration_error` with its stored data unchanged.
+   */
+  migrateEntry?(entry: ConfigEntry):
+    | boolean
+    | { data?: Record<string, JsonValue>; options?: Record<string, JsonValue>; title?: string; version?: number; minor_version?: number }
+    | Promise<boolean | { data?: Record<string, JsonValue>; options?: Record<string, JsonValue>; title?: string; version?: number; minor_version?: number }>;
 }
 
 /** Types a native plugin object (an identity function that keeps authors honest). */

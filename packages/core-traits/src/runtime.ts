@@ -73,6 +73,13 @@ export interface PluginInstance {
    * cannot leaves this out. The registry has already counted the failure.
    */
   preempt?(error: HomecoreError): void;
+  /**
+   * Optional: runs the plugin's config entry migration (native `migrateEntry`, wasm
+   * `hc_migrate_entry`) before setup, when the entry's versions differ from the plugin's. Resolves
+   * to what the plugin returned (see HomeCorePlugin.migrateEntry; the registry checks it); absent
+   * when the plugin has no such hook.
+   */
+  migrateEntry?(entry: ConfigEntry): Promise<unknown>;
   /** Runtime-specific figures. */
   stats(): RuntimeStats;
   /** Frees the instance's resources; no hook runs after this. */

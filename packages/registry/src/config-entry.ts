@@ -14,8 +14,7 @@ export function newEntry(manifest: ResolvedManifest, config: ConfigEntryInit, cl
     options: freezeCopy(config.options ?? {}),
     source: config.source ?? 'user',
     unique_id: config.unique_id ?? null,
-    version: 1,
-    minor_version: 1,
+    ...entryVersionOf(manifest),
     disabled_by: null,
     pref_disable_new_entities: false,
     pref_disable_polling: false,
@@ -42,6 +41,18 @@ export function updatedEntry(before: ConfigEntry, update: ConfigEntryUpdate, clo
     modified_at: isoTime(clock.now()),
   });
   return { entry, reconfigured };
+}
+
+/**
+ * The config entry version a plugin writes (HA's `ConfigFlow.VERSION` / `MINOR_VERSION`): the
+ * manifest's optional `config_entry_version` and `config_entry_minor_version`, positive integers, default 1.
+ */
+export function entryVersionOf(manifest: ResolvedManifest): { version: number; minor_version: number } {
+  const read = (key: string): number => {
+    const value: unknown = (manifest as unknown as Record<string, unknown>)[key];
+    return typeof value === 'number' && Number.isInteger(value) && value >= 1 ? value : 1;
+  };
+  return { version: read('config_entry_version'), minor_version: read('config_entry_minor_version') };
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

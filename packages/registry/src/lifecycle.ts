@@ -15,7 +15,7 @@ import {
 } from '@homecore/core-traits';
 import type { ResolvedManifest } from '@homecore/manifest';
 import type { Bookkeeping } from './bookkeeping.js';
-import { newEntry, updatedEntry } from './config-entry.js';
+import { entryVersionOf, newEntry, updatedEntry } from './config-entry.js';
 import { checkConfigData } from './config-schema.js';
 import { subscriptionWarnings } from './coverage.js';
 import type { Delivery } from './delivery.js';
@@ -372,6 +372,13 @@ export class Lifecycle {
       this.delivery.dropQueue(rec, undefined);
       const error = failure as HomecoreError;
       rec.noteFailure(error, 'setup', this.clock.now());
+      if (error.code === ErrorCode.MIGRATION_FAILED) {
+        // HA's MIGRATION_ERROR: not retried; a reload with a version that migrates it tries again.
+        rec.tries = 0;
+        this.setEntryState(rec, 'migration_error', error.message);
+        this.book.emit({ type: 'setup_failed', plugin: rec.id, error, retryInMs: null });
+        throw error;
+      }
       if (error.code === ErrorCode.CONFIG_ENTRY_NOT_READY) {
         // HA's ConfigEntryNotReady backoff: 5, 10, 20, 40, 80, 80... s plus up to 1 s of jitter.
         const wait = 5000 * 2 ** Math.min(rec.tries, 4) + Math.floor(this.settings.random() * 1000);
@@ -432,6 +439,17 @@ export class Lifecycle {
     } catch (error) {
       throw toHomecoreError(error, ErrorCode.SETUP_FAILED, { plugin: id, hook: 'load' });
     }
+    let beforeMigration: ConfigEntry | undefined;
+    try {
+      beforeMigration = await this.migrate(rec, manifest, instance);
+    } catch (error) {
+      try {
+        await instance.dispose();
+      } catch {
+        // Disposing a refused instance is best effort.
+      }
+      throw error;
+    }
     const activation: Activation = {
       record: rec,
       instance,
@@ -473,12 +491,76 @@ export class Lifecycle {
     } catch (failure) {
       activation.hook = null;
       rec.pending = undefined;
+      // A migrated entry whose setup failed goes back to what is stored: the migration runs again next time.
+      if (beforeMigration !== undefined) rec.entry = Object.freeze({ ...beforeMigration, state: rec.entry.state, reason: rec.entry.reason });
       await this.close(activation);
       this.wiring.syncCoreServices(rec);
       throw setupError(id, failure);
     }
     if (rec.pending === activation) rec.pending = undefined;
     return activation;
+  }
+
+  /**
+   * HA's `ConfigEntry.async_migrate`: when the entry's version differs from the plugin's, the
+   * instance's `migrateEntry` runs before setup and its result becomes the entry (stored with the
+   * next save). Without the hook a minor difference is fine and a major one fails. A failure throws
+   * HC_ERR_MIGRATION_FAILED and leaves the entry as stored. Returns the entry before a migration.
+   */
+  private async migrate(rec: PluginRecord, manifest: ResolvedManifest, instance: PluginInstance): Promise<ConfigEntry | undefined> {
+    const target = entryVersionOf(manifest);
+    const entry = rec.entry;
+    if (entry.version === target.version && entry.minor_version === target.minor_version) return undefined;
+    const from = `${entry.version}.${entry.minor_version}`;
+    const to = `${target.version}.${target.minor_version}`;
+    const fail = (why: string, cause?: unknown) =>
+      new HomecoreError(
+        ErrorCode.MIGRATION_FAILED,
+        `config entry ${entry.entry_id} is at version ${from} and the plugin writes ${to}: ${why}; the entry keeps its stored data in migration_error`,
+        { plugin: rec.id, hook: 'migrateEntry', details: { entry_id: entry.entry_id, from: { version: entry.version, minor_version: entry.minor_version }, to: target }, ...(cause !== undefined ? { cause } : {}) },
+      );
+    const hook = instance.migrateEntry;
+    if (typeof hook !== 'function') {
+      if (entry.version === target.version) return undefined; // minor versions are backward compatible (HA)
+      throw fail('the plugin has no migration (migrateEntry, or the wasm export hc_migrate_entry)');
+    }
+    const ms = Math.min(manifest.limits?.setup_timeout_ms ?? Infinity, this.settings.limits.setupTimeoutMs);
+    let result: unknown;
+    try {
+      result = await withTimeout(invoke(() => hook.call(instance, entry)), ms, this.clock, () => fail(`the migration did not finish within ${ms} ms`));
+    } catch (error) {
+      if (isHomecoreError(error) && error.code === ErrorCode.MIGRATION_FAILED) throw error;
+      throw fail(`the migration failed: ${messageOf(error)}`, error);
+    }
+    if (result === false) throw fail('the migration returned false');
+    if (result !== true && (typeof result !== 'object' || result === null || Array.isArray(result))) {
+      throw fail('the migration returned neither true, false nor the migrated fields');
+    }
+    const fields = (result === true ? {} : result) as Record<string, unknown>;
+    const object = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    const positive = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+    if (fields.data !== undefined && !object(fields.data)) throw fail('the migrated "data" is not an object');
+    if (fields.options !== undefined && !object(fields.options)) throw fail('the migrated "options" is not an object');
+    if (fields.title !== undefined && typeof fields.title !== 'string') throw fail('the migrated "title" is not a string');
+    if (fields.version !== undefined && !positive(fields.version)) throw fail('the migrated "version" is not a positive integer');
+    if (fields.minor_version !== undefined && !positive(fields.minor_version)) throw fail('the migrated "minor_version" is not a positive integer');
+    let copy: Record<string, unknown>;
+    try {
+      copy = JSON.parse(JSON.stringify(fields)) as Record<string, unknown>;
+      if (copy.data !== undefined) checkConfigData(rec.id, manifest.config_schema, copy.data as Record<string, never>);
+    } catch (error) {
+      throw fail(`the migrated entry is not valid: ${messageOf(error)}`, error);
+    }
+    rec.entry = Object.freeze({
+      ...entry,
+      ...(copy.title !== undefined ? { title: copy.title as string } : {}),
+      ...(copy.data !== undefined ? { data: deepFreeze(copy.data as ConfigEntry['data']) } : {}),
+      ...(copy.options !== undefined ? { options: deepFreeze(copy.options as ConfigEntry['options']) } : {}),
+      version: (copy.version as number | undefined) ?? target.version,
+      minor_version: (copy.minor_version as number | undefined) ?? target.minor_version,
+      modified_at: isoTime(this.clock.now()),
+    });
+    return entry;
   }
 
   // ---------------------------------------------------------------- tear down and unload
@@ -689,7 +771,8 @@ export class Lifecycle {
   private async reloadLocked(rec: PluginRecord, next: ReloadSource, config?: ConfigEntryInit, resolved?: ResolvedManifest): Promise<void> {
     const id = rec.id;
     if (rec.removed) throw notFound(id);
-    if (!CONFIG_ENTRY_RECOVERABLE[rec.entry.state]) {
+    // migration_error is not recoverable in HA (a restart retries it); here a reload, with a version that migrates it, does.
+    if (!CONFIG_ENTRY_RECOVERABLE[rec.entry.state] && rec.entry.state !== 'migration_error') {
       throw new HomecoreError(
         ErrorCode.OPERATION_NOT_ALLOWED,
         `cannot reload while the config entry is ${rec.entry.state}: wait for the current operation to finish`,

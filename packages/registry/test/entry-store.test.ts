@@ -135,7 +135,8 @@ describe('entries across restarts (RegistryOptions.entries)', () => {
     const store = new MemoryConfigEntryStore({ entries: [stored({ version: 2, minor_version: 3 })], quarantined: [] });
     const { registry } = boot(store);
     let seen: unknown;
-    await registry.load(manifest('lamp'), { setup(ctx: { configEntry: unknown }) { seen = ctx.configEntry; } });
+    // The plugin writes 2.3 too (manifest config_entry_version / config_entry_minor_version): nothing to migrate.
+    await registry.load(manifest('lamp', { config_entry_version: 2, config_entry_minor_version: 3 }), { setup(ctx: { configEntry: unknown }) { seen = ctx.configEntry; } });
     expect(seen).toMatchObject({ entry_id: '01JGZ0000000000000000000AA', version: 2, minor_version: 3, data: { host: '10.0.0.2' }, title: 'Lamp' });
     await registry.unloadAll();
     expect((await store.load()).entries).toEqual([stored({ version: 2, minor_version: 3 })]);

@@ -23,6 +23,8 @@ export class FakeInstance implements PluginInstance {
   setups = 0;
   teardowns = 0;
   disposed = 0;
+  /** Present when the plugin object has migrateEntry, like the native runtime's instance. */
+  readonly migrateEntry?: (entry: ConfigEntry) => Promise<unknown>;
 
   constructor(
     kind: RuntimeKind,
@@ -37,6 +39,7 @@ export class FakeInstance implements PluginInstance {
       serviceCall: typeof plugin.onServiceCall === 'function',
       configUpdate: typeof plugin.onConfigUpdate === 'function',
     };
+    if (typeof plugin.migrateEntry === 'function') this.migrateEntry = async (entry) => plugin.migrateEntry?.(entry);
   }
 
   async setup(context: Parameters<HomeCorePlugin['setup']>[0]): Promise<void> {

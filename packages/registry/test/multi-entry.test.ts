@@ -41,7 +41,7 @@ describe('several config entries per plugin', () => {
     const log: string[] = [];
     const original = runtime.load.bind(runtime);
     runtime.load = (_code, m) => original(bridge(log), m);
-    await registry.load(hue(), {}, { config: { title: 'Bridge A', data: { host: 'a' } } });
+    await registry.load(hue(), { setup() {} }, { config: { title: 'Bridge A', data: { host: 'a' } } });
     const second = await registry.addEntry('hue', { title: 'Bridge B', data: { host: 'b' }, unique_id: 'bridge-b' });
     expect(second).toMatchObject({ domain: 'hue', title: 'Bridge B', unique_id: 'bridge-b', state: 'loaded' });
     const first = registry.getConfig('hue')!;
@@ -78,7 +78,7 @@ describe('several config entries per plugin', () => {
     const log: string[] = [];
     const original = runtime.load.bind(runtime);
     runtime.load = (_code, m) => original(bridge(log), m);
-    await registry.load(hue(), {}, { config: { data: { host: 'a' } } });
+    await registry.load(hue(), { setup() {} }, { config: { data: { host: 'a' } } });
     const b = await registry.addEntry('hue', { data: { host: 'b' } });
     core.setState('sensor.x', 'boom', {}, userContext(core));
     await registry.idle();
@@ -120,7 +120,7 @@ describe('several config entries per plugin', () => {
     const log: string[] = [];
     const original = runtime.load.bind(runtime);
     runtime.load = (_code, m) => original(bridge(log), m);
-    await registry.load(hue(), {}, { config: { data: { host: 'a' } } });
+    await registry.load(hue(), { setup() {} }, { config: { data: { host: 'a' } } });
     const b = await registry.addEntry('hue', { data: { host: 'b' } });
     const c = await registry.addEntry('hue', { data: { host: 'c' } });
     await registry.updateEntry(b.entry_id, { options: { dim: true }, title: 'B' });
@@ -152,7 +152,7 @@ describe('several config entries per plugin', () => {
     const { registry, runtime } = setup();
     const original = runtime.load.bind(runtime);
     runtime.load = (_code, m) => original({ setup(ctx: PluginContext) { if (ctx.configEntry.data.bad === true) throw new Error('no bridge there'); } }, m);
-    await registry.load(manifest('hue'), {});
+    await registry.load(manifest('hue'), { setup() {} });
     const error = await failure(registry.addEntry('hue', { data: { bad: true } }));
     expect(error.message).toContain('no bridge there');
     expect(registry.get('hue')!.entries.map((e) => e.state)).toEqual(['loaded', 'setup_error']);
@@ -180,7 +180,7 @@ describe('several entries across restarts', () => {
 
   it('sets every stored entry of a plugin up again, with the same ids, and removed ones stay removed', async () => {
     const first = boot();
-    await first.registry.load(manifest('hue'), {}, { config: { data: { host: 'a' } } });
+    await first.registry.load(manifest('hue'), { setup() {} }, { config: { data: { host: 'a' } } });
     const b = await first.registry.addEntry('hue', { data: { host: 'b' }, unique_id: 'b' });
     const c = await first.registry.addEntry('hue', { data: { host: 'c' } });
     await first.registry.removeEntry(c.entry_id);
@@ -189,7 +189,7 @@ describe('several entries across restarts', () => {
     expect(stored.data.entries.map((e) => e.entry_id)).toEqual([first.registry.getConfig('hue')?.entry_id ?? stored.data.entries[0]!.entry_id, b.entry_id]);
 
     const second = boot();
-    await second.registry.load(manifest('hue'), {}, { config: { data: { host: 'ignored' } } });
+    await second.registry.load(manifest('hue'), { setup() {} }, { config: { data: { host: 'ignored' } } });
     expect(second.hosts.sort()).toEqual(['a', 'b']);
     expect(second.registry.get('hue')!.entries.map((e) => [e.entryId, e.state])).toEqual([
       [stored.data.entries[0]!.entry_id, 'loaded'],

@@ -15,7 +15,7 @@ import {
   type StateChangedEvent,
 } from '@homecore/core-traits';
 
-type HookName = 'setup' | 'teardown' | 'onStateChanged' | 'onEvent' | 'onServiceCall' | 'onConfigUpdate';
+type HookName = 'setup' | 'teardown' | 'onStateChanged' | 'onEvent' | 'onServiceCall' | 'onConfigUpdate' | 'migrateEntry';
 
 // Codes a plugin may throw from setup on purpose; the registry acts on them (retry or give up).
 const SETUP_PASS_THROUGH = new Set<ErrorCodeValue>([ErrorCode.CONFIG_ENTRY_NOT_READY, ErrorCode.CONFIG_ENTRY_ERROR]);
@@ -27,12 +27,15 @@ const ADVICE: Record<HookName, string> = {
   onEvent: 'fix the handler; each failure counts towards the plugin being quarantined',
   onServiceCall: 'fix the service handler',
   onConfigUpdate: 'fix the handler, or remove it to have the plugin reloaded on config changes instead',
+  migrateEntry: 'fix the migration; the config entry keeps its stored data in migration_error until a version that migrates it is loaded',
 };
 
 /** A native plugin loaded in process; calls its hooks and turns whatever they throw into coded errors. */
 export class NativePluginInstance implements PluginInstance {
   readonly kind = 'native' as const;
   readonly hooks: PluginHooks;
+  /** The plugin's config entry migration (present only when the plugin has `migrateEntry`). */
+  readonly migrateEntry?: (entry: ConfigEntry) => Promise<unknown>;
   readonly #pluginId: string;
   #plugin: HomeCorePlugin | undefined;
   #calls = 0;
@@ -48,6 +51,12 @@ export class NativePluginInstance implements PluginInstance {
       serviceCall: typeof plugin.onServiceCall === 'function',
       configUpdate: typeof plugin.onConfigUpdate === 'function',
     });
+    if (typeof plugin.migrateEntry === 'function') {
+      this.migrateEntry = (entry) => {
+        const live = this.#live('migrateEntry');
+        return this.#run('migrateEntry', ErrorCode.SETUP_FAILED, () => live.migrateEntry?.(entry));
+      };
+    }
   }
 
   async setup(context: PluginContext): Promise<void> {

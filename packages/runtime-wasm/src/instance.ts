@@ -40,6 +40,11 @@ const ENTITY_ID_MAX = 255;
 const PENDING_CONTEXT = Object.freeze({ id: '00000000000000000000000000', parent_id: null, user_id: null });
 const STATUS_NAMES = new Map<number, string>(Object.entries(AbiStatus).map(([name, value]) => [value, name]));
 const decoder = new TextDecoder('utf-8', { fatal: true });
+/**
+ * The optional config entry migration export (host-abi.md, "hc_migrate_entry"), an addition v1
+ * hosts call when present: `(entry_ptr, entry_len) -> i64`; v1 modules without it load unchanged.
+ */
+const MIGRATE_ENTRY_EXPORT = 'hc_migrate_entry';
 const encoder = new TextEncoder();
 
 type JsonObject = Record<string, JsonValue>;
@@ -126,6 +131,8 @@ export class WasmPluginInstance implements PluginInstance {
 
   /** Largest event this instance accepts: its payload cap (the registry skips larger ones). */
   readonly maxEventBytes: number;
+  /** The module's `hc_migrate_entry`, present only when it exports one. */
+  readonly migrateEntry?: (entry: ConfigEntry) => Promise<unknown>;
 
   /** Instantiates the module (its start function runs under the start budget); throws coded errors. */
   constructor(private readonly init: WasmInstanceInit) {
@@ -142,6 +149,33 @@ export class WasmPluginInstance implements PluginInstance {
     });
     this.imports = this.buildImports();
     this.exports = this.instantiate();
+    if (has(MIGRATE_ENTRY_EXPORT)) this.migrateEntry = (entry) => this.exclusive(() => this.runMigration(entry));
+  }
+
+  /**
+   * Calls `hc_migrate_entry` with the stored entry JSON. Its i64 result: negative, the migration
+   * failed (false); 0, migrated with data unchanged (true); otherwise `(ptr << 32) | len` of a UTF-8
+   * JSON object with the migrated fields, in guest memory the guest keeps owning (read at once).
+   */
+  private runMigration(entry: ConfigEntry): unknown {
+    const hook = MIGRATE_ENTRY_EXPORT;
+    if (this.exports === undefined) this.exports = this.instantiate(); // before setup: nothing to restore
+    const result: unknown = this.invoke(hook, encoder.encode(JSON.stringify(entry)));
+    const bad = (why: string) => new HomecoreError(ErrorCode.WASM_STATUS, `${hook} ${why} (see docs/host-abi.md, hc_migrate_entry)`, { plugin: this.plugin, hook });
+    if (typeof result !== 'bigint') throw bad('must return an i64: negative (failed), 0 (data unchanged) or (ptr << 32) | len of the migrated fields');
+    if (result < 0n) return false;
+    if (result === 0n) return true;
+    const ptr = Number(result >> 32n);
+    const len = Number(result & 0xffff_ffffn);
+    const buffer = this.exports?.memory.buffer;
+    if (buffer === undefined || len > this.init.limits.payloadBytes || ptr + len > buffer.byteLength) {
+      throw bad(`returned (${ptr}, ${len}), outside its memory or above limits.payload_bytes`);
+    }
+    try {
+      return JSON.parse(decoder.decode(new Uint8Array(buffer, ptr, len).slice())) as unknown;
+    } catch (error) {
+      throw bad(`returned bytes that are not UTF-8 JSON (${error instanceof Error ? error.message : String(error)})`);
+    }
   }
 
   async setup(context: PluginContext): Promise<void> {
