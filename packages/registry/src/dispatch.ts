@@ -1,5 +1,6 @@
 import type { BusEvent, DeliveredEvent } from '@homecore/core-traits';
 import { matchesPattern } from '@homecore/core-traits';
+import { GlobIndex } from './glob-index.js';
 
 const encoder = new TextEncoder();
 
@@ -71,39 +72,40 @@ function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
 
 /**
  * The subscription index: exact entity ids and event types in Maps (O(1)), `domain.*` entity
- * patterns in a Map by domain, and other globs in a list that is scanned.
+ * patterns in a Map by domain, and every other glob in a segment trie (GlobIndex): one event costs
+ * what its matching subscriptions cost, not one test per subscription.
  */
 export class SubscriptionIndex<Owner> {
   private readonly entityExact = new Map<string, Set<IndexEntry<Owner>>>();
   private readonly entityDomain = new Map<string, Set<IndexEntry<Owner>>>();
-  private readonly entityGlobs = new Set<IndexEntry<Owner>>();
+  private readonly entityGlobs = new GlobIndex<IndexEntry<Owner>>();
   private readonly eventExact = new Map<string, Set<IndexEntry<Owner>>>();
-  private readonly eventGlobs = new Set<IndexEntry<Owner>>();
+  private readonly eventGlobs = new GlobIndex<IndexEntry<Owner>>();
 
   add(entry: IndexEntry<Owner>): void {
     const { kind, pattern } = entry;
     if (kind === 'event') {
-      if (pattern.includes('*')) this.eventGlobs.add(entry);
+      if (pattern.includes('*')) this.eventGlobs.add(pattern, entry);
       else addTo(this.eventExact, pattern, entry);
       return;
     }
     if (!pattern.includes('*')) return addTo(this.entityExact, pattern, entry);
     const domain = domainPattern(pattern);
     if (domain !== undefined) addTo(this.entityDomain, domain, entry);
-    else this.entityGlobs.add(entry);
+    else this.entityGlobs.add(pattern, entry);
   }
 
   remove(entry: IndexEntry<Owner>): void {
     const { kind, pattern } = entry;
     if (kind === 'event') {
-      if (pattern.includes('*')) this.eventGlobs.delete(entry);
+      if (pattern.includes('*')) this.eventGlobs.remove(pattern, entry);
       else removeFrom(this.eventExact, pattern, entry);
       return;
     }
     if (!pattern.includes('*')) return removeFrom(this.entityExact, pattern, entry);
     const domain = domainPattern(pattern);
     if (domain !== undefined) removeFrom(this.entityDomain, domain, entry);
-    else this.entityGlobs.delete(entry);
+    else this.entityGlobs.remove(pattern, entry);
   }
 
   /**
@@ -125,10 +127,10 @@ export class SubscriptionIndex<Owner> {
         const byDomain = this.entityDomain.get(entityId.slice(0, dot));
         if (byDomain !== undefined) for (const entry of byDomain) visit(entry);
       }
-      for (const entry of this.entityGlobs) if (matchesPattern(entry.pattern, entityId)) visit(entry);
+      this.entityGlobs.match(entityId, visit);
       return;
     }
-    for (const entry of this.eventGlobs) if (matchesPattern(entry.pattern, eventType)) visit(entry);
+    this.eventGlobs.match(eventType, visit);
   }
 }
 
