@@ -8,15 +8,13 @@
 //    = receipt time - the write's *scheduled* time (no coordinated omission); nothing lost means every
 //    client received every change, in order.
 // This package is not a dependency of the bench workspace package: it is loaded from its build.
-import { createRequire } from 'node:module';
 import { setImmediate } from 'node:timers';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { summarise } from '../lib/measure.mjs';
 
 const { fetch } = globalThis;
 
-const apiPackage = new URL('../../packages/api/package.json', import.meta.url);
-const { WebSocket } = createRequire(apiPackage)('ws');
+const { WebSocket } = await import('ws');
 const now = process.hrtime.bigint;
 const CLIENTS = 100;
 const WORKERS = 2; // client threads, 50 clients each
@@ -31,7 +29,7 @@ async function main() {
   const { childArgs, emit, measure } = await import('../lib/report.mjs');
   const { createHomecore } = await import('@homecore/runtime-native');
   const { MemoryStore } = await import('@homecore/registry');
-  const { createApiServer, TokenStore } = await import(new URL('../../packages/api/dist/index.js', import.meta.url).href);
+  const { createApiServer, TokenStore } = await import('@homecore/api');
   const { quick } = childArgs();
   const ROUND_TRIPS = quick ? 300 : 2000;
   const SECONDS = quick ? 1 : 3;
