@@ -40,7 +40,7 @@ const layer: Record<string, number> = {
   '@homecore/runtime-wasm': 5,
   '@homecore/api': 5,
   '@homecore/plugin-example': 6,
-  '@homecore/cli': 6,
+  '@homecore/cli': 7,
   '@homecore/testing': 6,
 };
 

@@ -1,5 +1,5 @@
-import type { BusEvent, JsonValue } from '@homecore/core-traits';
 import type { IsolationPolicy } from '@homecore/runtime-native';
+import { ActionRecorder, compareActions, describeAction, type ActionDifference } from '@homecore/testing';
 import { describeStep } from './output.js';
 import { openHouse, readScenario, replay, requireDirectory } from './house.js';
 import type { ScenarioStep } from './scenario.js';
@@ -9,7 +9,7 @@ export interface ConformanceRun {
   dir: string;
   /** Plugins loaded, with their runtime kind. */
   loaded: { plugin: string; runtime: string; state: string }[];
-  /** Each action a plugin took, in order: `[line N] set|call|fire ...`, with canonical JSON. */
+  /** Each action a plugin took, in order: `[line N] plugin: set|report|remove|call|fire ...` (describeAction), no-op writes included. */
   actions: string[];
   /** Scenario steps and setups that failed, as `[line N] CODE`. */
   failures: string[];
@@ -26,7 +26,7 @@ export interface ConformanceReport {
 
 /** The instant every conformance replay starts at, so times in payloads are identical. */
 const START = Date.UTC(2025, 0, 1, 8, 0, 0);
-const CORE_EVENTS: ReadonlySet<string> = new Set(['state_changed', 'state_reported', 'call_service', 'service_registered', 'service_removed']);
+const MAX_DIFFERENCES = 10;
 
 /**
  * `homecore conformance`: replays one scenario through a reference plugin directory and a
@@ -54,50 +54,46 @@ export async function checkConformance(
 
 async function record(dir: string, steps: readonly ScenarioStep[], trust: { trustedKeys: string[]; allowUnsigned: boolean; isolation?: IsolationPolicy }): Promise<ConformanceRun> {
   const house = await openHouse({ ...trust, frozenAt: START, warn: () => undefined });
+  // The test kit's recorder: writes (no-op writes too), service calls and fired events, in order.
+  const recorder = new ActionRecorder(house.core, house.registry);
   const actions: string[] = [];
   const failures: string[] = [];
-  let where = 'setup';
-  house.core.listen((event: BusEvent) => {
-    const plugin = event.context.user_id?.startsWith('plugin:') ? event.context.user_id.slice('plugin:'.length) : undefined;
-    if (plugin === undefined) return;
-    const data = event.data as Record<string, JsonValue>;
-    if (event.event_type === 'state_changed') {
-      const next = data.new_state as { state: string; attributes: JsonValue } | null;
-      actions.push(`[${where}] ${plugin}: set ${String(data.entity_id)} = ${next === null ? '(removed)' : `${JSON.stringify(next.state)} ${canonical(next.attributes)}`}`);
-    } else if (event.event_type === 'call_service') {
-      actions.push(`[${where}] ${plugin}: call ${String(data.domain)}.${String(data.service)} ${canonical(data.service_data ?? {})}`);
-    } else if (!CORE_EVENTS.has(event.event_type)) {
-      actions.push(`[${where}] ${plugin}: fire ${event.event_type} ${canonical(data)}`);
+  const take = (where: string) => {
+    for (const action of recorder.actions()) {
+      if (action.kind === 'write' || action.kind === 'service_call' || action.kind === 'event') actions.push(`[${where}] ${describeAction(action)}`);
     }
-  });
+    recorder.clear();
+  };
   const report = await house.registry.loadDirectory(dir);
   for (const error of report.errors) failures.push(`[setup] ${error.plugin ?? dir}: ${error.code}`);
+  let where = 'setup';
   await replay(
     house,
     steps,
-    (step) => void (where = `line ${step.line}`),
+    (step) => {
+      take(where);
+      where = `line ${step.line}`;
+    },
     (step, error) => failures.push(`[line ${step.line}] ${describeStep(step)}: ${error.code}`),
   );
+  take(where);
+  recorder.stop();
   const loaded = house.registry.list().map((p) => ({ plugin: p.id, runtime: p.runtime, state: p.state }));
   await house.registry.unloadAll();
   return { dir, loaded, actions, failures };
 }
 
-/** JSON with sorted keys, so attribute order does not count as a difference. */
-function canonical(value: JsonValue): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-}
-
+/** The differences of two lists, aligned: an inserted or missing line is one difference, not a cascade. */
 function diff(what: string, expected: readonly string[], actual: readonly string[]): string[] {
-  const out: string[] = [];
-  const length = Math.max(expected.length, actual.length);
-  for (let i = 0; i < length && out.length < 10; i++) {
-    if (expected[i] === actual[i]) continue;
-    out.push(`${what} #${i + 1}: expected ${expected[i] ?? '(nothing)'}\n${' '.repeat(what.length + 4 + String(i + 1).length)}got      ${actual[i] ?? '(nothing)'}`);
-  }
-  return out;
+  const indent = ' '.repeat(what.length + 4);
+  return compareActions(expected, actual)
+    .slice(0, MAX_DIFFERENCES)
+    .map((d: ActionDifference) => {
+      const at = `${what} #${d.at}: `;
+      if (d.kind === 'missing') return `${at}missing  ${d.expected}`;
+      if (d.kind === 'extra') return `${at}extra    ${d.actual}`;
+      return `${at}expected ${d.expected}\n${indent}${' '.repeat(String(d.at).length)}got      ${d.actual}`;
+    });
 }
 
 /** Formats a conformance report for people. */
@@ -108,6 +104,6 @@ export function formatConformance(r: ConformanceReport): string {
     '',
   ];
   if (r.conformant) lines.push(`CONFORMANT: the same ${r.reference.actions.length} actions, in the same order`);
-  else lines.push(`NOT CONFORMANT: ${r.differences.length}${r.differences.length === 10 ? '+' : ''} difference(s)`, ...r.differences.map((d) => `  ${d}`));
+  else lines.push(`NOT CONFORMANT: ${r.differences.length}${r.differences.length >= MAX_DIFFERENCES ? '+' : ''} difference(s)`, ...r.differences.map((d) => `  ${d}`));
   return `${lines.join('\n')}\n`;
 }

@@ -32,8 +32,20 @@ describe('homecore conformance', () => {
     expect(report.conformant).toBe(false);
     expect(report.reference.actions[0]).toBe('[line 1] threshold: set binary_sensor.alert = "on" {"temperature":26}');
     expect(report.candidate.actions[0]).toBe('[line 4] threshold: set binary_sensor.alert = "off" {"temperature":19}');
-    expect(report.differences[0]).toContain('actions #1: expected [line 1] threshold: set binary_sensor.alert = "on"');
+    // Aligned: the one action the candidate left out is one difference; the common "off" is not another.
+    expect(report.differences).toEqual(['actions #1: missing  [line 1] threshold: set binary_sensor.alert = "on" {"temperature":26}']);
     expect(report.reference.failures).toEqual(['[line 5] call no.such_service {}: HC_ERR_SERVICE_NOT_FOUND']);
+  });
+
+  it('compares writes that change nothing too, and aligns an extra one as one difference', async () => {
+    const reference = pluginDir({ threshold: { 'manifest.json': THRESHOLD_MANIFEST, 'index.js': THRESHOLD_PLUGIN } });
+    // The candidate writes its alert twice: the second write changes nothing (a state_reported).
+    const twice = THRESHOLD_PLUGIN.replace("ctx.setState('binary_sensor.alert', 'on', { temperature: value });", "{ ctx.setState('binary_sensor.alert', 'on', { temperature: value }); ctx.setState('binary_sensor.alert', 'on', { temperature: value }); }");
+    expect(twice).not.toBe(THRESHOLD_PLUGIN);
+    const candidate = pluginDir({ threshold: { 'manifest.json': THRESHOLD_MANIFEST, 'index.js': twice } });
+    const report = JSON.parse((await homecore('conformance', reference, candidate, '--scenario', story, '--json')).stdout);
+    expect(report.conformant).toBe(false);
+    expect(report.differences).toEqual(['actions #2: extra    [line 1] threshold: report binary_sensor.alert = "on" {"temperature":26}']);
   });
 
   it('counts a plugin that fails to load as a difference', async () => {
