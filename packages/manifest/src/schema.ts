@@ -113,6 +113,8 @@ const schema = Type.Object(
     integration_type: opt(Type.Enum([...INTEGRATION_TYPES], { description: 'HA\'s integration type (HA default "hub").' })),
     config_flow: opt(Type.Boolean({ description: 'The plugin can be set up from the UI with a config flow.' })),
     single_config_entry: opt(Type.Boolean({ description: 'At most one config entry may exist.' })),
+    config_entry_version: opt(positiveInt('HOMECORE: the config entry version the plugin writes (HA\'s ConfigFlow.VERSION); an older stored entry is migrated first. Default 1.')),
+    config_entry_minor_version: opt(positiveInt('HOMECORE: the config entry minor version the plugin writes (HA\'s ConfigFlow.MINOR_VERSION). Default 1.')),
     documentation: opt(httpsUrl('Documentation URL (https). Recommended: HA requires it of custom integrations.')),
     issue_tracker: opt(httpsUrl('Issue tracker URL (https).')),
     codeowners: opt(

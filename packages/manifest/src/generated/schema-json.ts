@@ -53,6 +53,18 @@ export const manifestSchemaJson: Record<string, unknown> = {
       "type": "boolean",
       "description": "At most one config entry may exist."
     },
+    "config_entry_version": {
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 9007199254740991,
+      "description": "HOMECORE: the config entry version the plugin writes (HA's ConfigFlow.VERSION); an older stored entry is migrated first. Default 1."
+    },
+    "config_entry_minor_version": {
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 9007199254740991,
+      "description": "HOMECORE: the config entry minor version the plugin writes (HA's ConfigFlow.MINOR_VERSION). Default 1."
+    },
     "documentation": {
       "type": "string",
       "pattern": "^https://[^\\s/?#]+[^\\s]*$",
