@@ -134,7 +134,7 @@ class Guest {
         ...(message.options !== undefined ? { options: message.options } : {}),
       });
       const instance = this.#instance;
-      this.#channel.send({ t: 'ready', hooks: { ...instance.hooks }, ...(instance.maxEventBytes !== undefined ? { maxEventBytes: instance.maxEventBytes } : {}) });
+      this.#channel.send({ t: 'ready', hooks: { ...instance.hooks, migrate: typeof instance.migrateEntry === 'function' }, ...(instance.maxEventBytes !== undefined ? { maxEventBytes: instance.maxEventBytes } : {}) });
     } catch (error) {
       this.#channel.send({ t: 'fail', error: toWire(error) });
     }
@@ -180,6 +180,11 @@ class Guest {
       }
       case 'service':
         return this.#hooked('onServiceCall', () => instance.handleServiceCall(arg as ServiceCall));
+      case 'migrate': {
+        const migrate = instance.migrateEntry;
+        if (migrate === undefined) throw new HomecoreError(ErrorCode.OPERATION_NOT_ALLOWED, 'the plugin has no migrateEntry hook');
+        return this.#hooked('migrateEntry', () => migrate.call(instance, arg as ConfigEntry));
+      }
       case 'config':
         this.#entry = arg as ConfigEntry;
         return this.#hooked('onConfigUpdate', () => instance.handleConfigUpdate(arg as ConfigEntry));

@@ -79,6 +79,8 @@ class IsolatedInstance implements PluginInstance {
   readonly kind: 'native' | 'wasm';
   hooks: PluginHooks = { teardown: false, stateChanged: false, event: false, serviceCall: false, configUpdate: false };
   maxEventBytes: number | undefined;
+  /** Present when the guest's plugin migrates config entries (native migrateEntry, wasm hc_migrate_entry). */
+  migrateEntry?: (entry: ConfigEntry) => Promise<unknown>;
   readonly #options: IsolatedOptions;
   readonly #plugin: string;
   readonly #permissions: PermissionSet;
@@ -175,6 +177,7 @@ class IsolatedInstance implements PluginInstance {
         const h = message.hooks as Record<string, unknown>;
         this.hooks = Object.freeze({ teardown: h.teardown === true, stateChanged: h.stateChanged === true, event: h.event === true, serviceCall: h.serviceCall === true, configUpdate: h.configUpdate === true });
         if (typeof message.maxEventBytes === 'number' && message.maxEventBytes > 0) this.maxEventBytes = message.maxEventBytes;
+        if (h.migrate === true) this.migrateEntry ??= (entry) => this.#live().then(() => this.#call('migrate', entry));
         this.#ready?.resolve();
         return;
       }

@@ -15,7 +15,7 @@ export type HostMessage =
   | { readonly t: 'abort' };
 
 /** The calls the host makes into the guest; each gets exactly one `done` or `error`. */
-export type CallOp = 'setup' | 'teardown' | 'event' | 'service' | 'config' | 'timer' | 'handler';
+export type CallOp = 'setup' | 'teardown' | 'event' | 'service' | 'config' | 'timer' | 'handler' | 'migrate';
 
 /** What the guest sends. */
 export type GuestMessage =

@@ -93,3 +93,22 @@ describe.each(['worker', 'process'] as const)('restarts at %s isolation', (level
     }
   });
 });
+
+describe.each(['worker', 'process'] as const)('config entry migration at %s isolation', (level) => {
+  it('runs the plugin\'s migrateEntry in its guest before setup', async () => {
+    const { MemoryConfigEntryStore } = await import('@homecore/registry');
+    const entry = {
+      created_at: '2025-01-02T03:04:05.678000+00:00', data: { ip: '10.0.0.2' }, discovery_keys: {}, disabled_by: null, domain: 'migrating',
+      entry_id: '01JGZ0000000000000000000AB', minor_version: 1, modified_at: '2025-01-02T03:04:05.678000+00:00', options: {},
+      pref_disable_new_entities: false, pref_disable_polling: false, source: 'user', subentries: [], title: 'Migrating', unique_id: null, version: 1,
+    };
+    const hc = createHomecore({ isolation: { minimum: level }, timeChangedMs: 0, entries: new MemoryConfigEntryStore({ entries: [entry], quarantined: [] }) });
+    try {
+      await hc.registry.load(manifest('migrating', { config_entry_version: 2, permissions: ['state:write:sensor.migrating_*'] }), `${folder('migrating')}index.mjs`, { baseDir: folder('migrating') });
+      expect(hc.registry.getConfig('migrating')).toMatchObject({ entry_id: entry.entry_id, version: 2, data: { host: '10.0.0.2' }, state: 'loaded' });
+      expect(hc.core.getState('sensor.migrating_host')).toMatchObject({ state: '10.0.0.2', attributes: { version: 2 } });
+    } finally {
+      await hc.close();
+    }
+  });
+});
