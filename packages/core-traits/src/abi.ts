@@ -55,6 +55,8 @@ export const GuestExport = {
   ON_SERVICE_CALL: 'hc_on_service_call',
   /** `(entry_ptr, entry_len) -> status`; optional: without it an options update reloads the plugin. */
   ON_CONFIG_UPDATE: 'hc_on_config_update',
+  /** `(entry_ptr, entry_len) -> i64`; optional (an addition to v1): migrates an older config entry (host-abi.md §5.1). */
+  MIGRATE_ENTRY: 'hc_migrate_entry',
 } as const;
 
 /** Status codes returned by host imports (negative) and by guest exports. */

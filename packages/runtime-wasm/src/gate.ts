@@ -30,7 +30,7 @@ import { METER_SLICE_BYTES, METER_SLICE_FUNCTIONS, meterBinary, meterBinaryInSli
 import type { PluginLimits, WasmHostLimits } from './options.js';
 import { decodeTagged, parseModuleHash, publicKeyFromString, sha256Hex, verifyModuleSignature } from './signing.js';
 
-const { I32, F64 } = ValType;
+const { I32, I64, F64 } = ValType;
 
 /** Signatures of the v1 host imports, from abi.ts. */
 export const HOST_IMPORT_SIGNATURES: Readonly<Record<string, readonly [readonly number[], readonly number[]]>> = {
@@ -54,6 +54,7 @@ export const GUEST_EXPORT_SIGNATURES: Readonly<Record<string, readonly [readonly
   [GuestExport.ON_EVENT]: [[I32, I32], [I32]],
   [GuestExport.ON_SERVICE_CALL]: [[I32, I32], [I32]],
   [GuestExport.ON_CONFIG_UPDATE]: [[I32, I32], [I32]],
+  [GuestExport.MIGRATE_ENTRY]: [[I32, I32], [I64]],
 };
 
 /** Prefix of the names the host adds to a module (fuel accessors); guests may not export them. */

@@ -44,7 +44,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * The optional config entry migration export (host-abi.md, "hc_migrate_entry"), an addition v1
  * hosts call when present: `(entry_ptr, entry_len) -> i64`; v1 modules without it load unchanged.
  */
-const MIGRATE_ENTRY_EXPORT = 'hc_migrate_entry';
+const MIGRATE_ENTRY_EXPORT = GuestExport.MIGRATE_ENTRY;
 const encoder = new TextEncoder();
 
 type JsonObject = Record<string, JsonValue>;

@@ -33,17 +33,17 @@ describe('hc_migrate_entry', () => {
     await expect(kept.migrateEntry!(configEntry())).resolves.toBe(true);
   });
 
-  it('refuses a result outside memory or a wrong signature with HC_ERR_WASM_STATUS', async () => {
+  it('refuses a result outside memory with HC_ERR_WASM_STATUS, and a wrong signature at load', async () => {
     const { runtime } = devRuntime();
     const outside = await runtime.load(
       migrating('(func (export "hc_migrate_entry") (param i32 i32) (result i64) (i64.or (i64.shl (i64.const 65000) (i64.const 32)) (i64.const 4000)))'),
       manifest(),
     );
     expect((await rejection(outside.migrateEntry!(configEntry()))).code).toBe(ErrorCode.WASM_STATUS);
-    const i32 = await runtime.load(migrating('(func (export "hc_migrate_entry") (param i32 i32) (result i32) (i32.const 0))'), manifest());
-    const error = await rejection(i32.migrateEntry!(configEntry()));
-    expect(error.code).toBe(ErrorCode.WASM_STATUS);
-    expect(error.message).toContain('must return an i64');
+    // The signature is part of the ABI: the load gate refuses it before anything runs.
+    const error = await rejection(runtime.load(migrating('(func (export "hc_migrate_entry") (param i32 i32) (result i32) (i32.const 0))'), manifest()));
+    expect(error.code).toBe(ErrorCode.WASM_EXPORT_MISSING);
+    expect(error.message).toContain("export 'hc_migrate_entry' must be a function (i32, i32) -> i64, not (i32, i32) -> i32");
   });
 
   it('a v1 module without the export has no migrateEntry and loads unchanged', async () => {
