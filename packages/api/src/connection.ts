@@ -461,6 +461,31 @@ const COMMANDS = new Map<string, Command>([
       },
     },
   ],
+  [
+    'homecore/entry/add',
+    {
+      schema: { plugin: { kind: 'string', required: true }, title: { kind: 'string' }, data: { kind: 'object' }, options: { kind: 'object' }, unique_id: { kind: 'string' } },
+      run: async (c, m) => {
+        c.state.requirePlugin(m.plugin as string);
+        const init: { title?: string; data?: Record<string, JsonValue>; options?: Record<string, JsonValue>; unique_id?: string } = {};
+        if (m.title !== undefined) init.title = m.title as string;
+        if (m.data !== undefined) init.data = m.data as Record<string, JsonValue>;
+        if (m.options !== undefined) init.options = m.options as Record<string, JsonValue>;
+        if (m.unique_id !== undefined) init.unique_id = m.unique_id as string;
+        c.result(m.id, await c.state.registry.addEntry(m.plugin as string, init));
+      },
+    },
+  ],
+  [
+    'homecore/entry/remove',
+    {
+      schema: { entry_id: { kind: 'string', required: true } },
+      run: async (c, m) => {
+        await c.state.registry.removeEntry(m.entry_id as string);
+        c.result(m.id, { removed: m.entry_id });
+      },
+    },
+  ],
   ...(['disable', 'enable'] as const).map(
     (what): [string, Command] => [
       `homecore/entry/${what}`,

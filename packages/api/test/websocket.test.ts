@@ -284,6 +284,18 @@ describe("HOMECORE's commands", () => {
     expect(hub!.registry.getConfig('echo')?.options).toEqual({ mode: 'fast' });
   });
 
+  it('adds a second entry of a plugin and removes it; a duplicate unique_id gets an error reply', async () => {
+    const c = await connect();
+    const added = (await c.command(1, 'homecore/entry/add', { plugin: 'echo', title: 'Second echo', unique_id: 'two' })) as { result: { entry_id: string; title: string; state: string } };
+    expect(added.result).toMatchObject({ title: 'Second echo', state: 'loaded' });
+    expect((await hub!.registry.entries('echo')).map((e) => e.entry_id)).toContain(added.result.entry_id);
+    const again = (await c.command(2, 'homecore/entry/add', { plugin: 'echo', unique_id: 'two' })) as { success: boolean; error: { homecore_code?: string } };
+    expect(again).toMatchObject({ success: false, error: { homecore_code: 'HC_ERR_ALREADY_CONFIGURED' } });
+    expect(await c.command(3, 'homecore/entry/remove', { entry_id: added.result.entry_id })).toMatchObject({ success: true, result: { removed: added.result.entry_id } });
+    expect((await hub!.registry.entries('echo')).map((e) => e.entry_id)).not.toContain(added.result.entry_id);
+    expect(await c.command(4, 'homecore/entry/remove', { entry_id: 'nope' })).toMatchObject({ success: false, error: { homecore_code: 'HC_ERR_CONFIG_ENTRY_NOT_FOUND' } });
+  });
+
   it('disables and enables an entry, and clears a quarantine', async () => {
     const c = await connect();
     const disabled = (await c.command(1, 'homecore/entry/disable', { plugin: 'echo' })) as { result: { state: string; entries: Array<Record<string, unknown>> } };
