@@ -25,6 +25,7 @@ const BENCHMARKS = [
   { name: 'sustained', title: 'sustained load, 10,000 changes/s across 50 mixed plugins' },
   { name: 'isolation', title: 'isolated native plugins (none/worker/process): round trip, memory, preemption, restart; vm guard; wasm backstop' },
   { name: 'api', title: 'Home Assistant API: REST-to-WebSocket round trip vs in process; 100 WebSocket clients at 1,000 changes/s' },
+  { name: 'restart', title: 'hub restart with 200 config entries read from the data directory' },
 ];
 
 function parseArgs(argv) {
