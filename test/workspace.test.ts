@@ -17,6 +17,7 @@ interface PackageJson {
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
+  repository?: { type?: string; url?: string; directory?: string };
 }
 
 const packages = readdirSync(packagesDir, { withFileTypes: true })
@@ -65,6 +66,9 @@ describe('workspace packages', () => {
       expect(json.exports?.['.']).toBeDefined();
       expect(json.types).toBe('./dist/index.d.ts');
       expect(json.files).toContain('dist');
+      // What a registry page links to, and the license file npm ships beside the code.
+      expect(json.repository).toMatchObject({ type: 'git', url: expect.stringMatching(/^git\+https:\/\//), directory: `packages/${dir.split('/').pop()}` });
+      expect(existsSync(join(dir, 'LICENSE'))).toBe(true);
     });
   }
 
