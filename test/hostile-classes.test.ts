@@ -155,6 +155,8 @@ class House {
   }
 }
 
+const STALL_ATTEMPTS = 3;
+
 function defaultRound(house: House, round: number): void {
   house.core.setState('sensor.temperature', String(20 + round), {}, { context: house.core.createContext() });
   house.core.fireEvent('ping', { round }, house.core.createContext());
@@ -165,6 +167,23 @@ function defaultRound(house: House, round: number): void {
  * host activity, the witness check, the case's checks and unloadAll(); then asserts the stall bound.
  */
 async function hostileCase(label: string, name: string, plugins: Hostile | Hostile[], options: CaseOptions = {}): Promise<House> {
+  // The stall bound is checked up to STALL_ATTEMPTS times, each on a fresh house: a shared machine
+  // that ran other work during one attempt does not fail the case; a case that blocks the loop on
+  // every attempt does. Functional checks fail at once.
+  const attempts: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const { house, gapMs, wallMs, phase } = await hostileAttempt(label, name, plugins, options);
+    if (gapMs < STALL_BOUND_MS) return house;
+    attempts.push(`${gapMs.toFixed(0)} ms of this process's time (${wallMs.toFixed(0)} ms wall clock, in ${phase})`);
+    if (attempt === STALL_ATTEMPTS) {
+      expect(gapMs, `${name}: the event loop was blocked on every attempt: ${attempts.join('; ')}`).toBeLessThan(STALL_BOUND_MS);
+      return house;
+    }
+  }
+}
+
+/** One run of a case under the stall meter. */
+async function hostileAttempt(label: string, name: string, plugins: Hostile | Hostile[], options: CaseOptions): Promise<{ house: House; gapMs: number; wallMs: number; phase: string }> {
   const { result: house, gapMs, wallMs, phase } = await measureStall(label, name, async (phase) => {
     phase('witnesses');
     const house = new House(options);
@@ -197,8 +216,7 @@ async function hostileCase(label: string, name: string, plugins: Hostile | Hosti
     }
     return house;
   });
-  expect(gapMs, `${name}: the event loop was blocked for ${gapMs.toFixed(0)} ms of this process's time (${wallMs.toFixed(0)} ms wall clock, in ${phase})`).toBeLessThan(STALL_BOUND_MS);
-  return house;
+  return { house, gapMs, wallMs, phase };
 }
 
 /** Both witnesses got what they subscribed to, without a failure. */
