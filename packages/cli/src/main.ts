@@ -1,23 +1,15 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { InMemoryCore } from '@homecore/core';
 import { ErrorCode, HOMECORE_VERSION, isHomecoreError, toHomecoreError } from '@homecore/core-traits';
-import { PluginRegistry } from '@homecore/registry';
-import { ISOLATION_LEVELS, type IsolationLevel, type IsolationPolicy } from '@homecore/runtime-native';
+import type { IsolationLevel, IsolationPolicy } from '@homecore/runtime-native';
+import { DATA_DIR_ENV } from './env.js';
 import { jsonOutput, textOutput } from './output.js';
-import { runPlugins } from './run.js';
 import { readTrustKeys } from './trust.js';
 import { USAGE, usageError } from './usage.js';
-import { formatValidation, validatePath } from './validate.js';
-import { inspectWasm } from './inspect.js';
-import { generateKeys, signPlugin } from './sign.js';
-import { checkConformance, formatConformance } from './conformance.js';
-import { DATA_DIR_ENV, acceptPlugin, diffPlugins, formatAccept, formatDiff } from './upgrade.js';
-import { defaultDataDir, serveUntil } from './serve.js';
-import { formatStatus, readStatus } from './status.js';
-import { requireDirectory } from './house.js';
-import { requireApi } from './api.js';
+
+// Each command imports what it needs when it runs: `homecore --help` or `validate` never load the
+// registry, the runtimes or the test kit.
 
 /** Where `homecore` writes; injectable so it can be tested and embedded. */
 export interface CliIo {
@@ -99,24 +91,27 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     const target = rest[0] ?? '.';
     const trustedKeys = readTrustKeys(values['trust-key'] ?? [], process.cwd());
-    const isolation = isolationPolicy(values.isolation, values.trusted);
+    const isolation = await isolationPolicy(values.isolation, values.trusted);
     const dataDir = dataDirectory(values['data-dir'], io.env ?? process.env);
 
     switch (command) {
       case 'run': {
         const output = (elapsed: () => number) => (json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true));
+        const { runPlugins } = await import('./run.js');
         return await runPlugins({ dir: resolve(target), output, ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation, ...(dataDir === undefined ? {} : { dataDir }) });
       }
       case 'serve': {
         const api = apiAddress(values.port, values.host);
-        await requireDirectory(resolve(target));
+        await (await import('./house.js')).requireDirectory(resolve(target));
         const signal = io.signal;
         if (signal === undefined) throw usageError('"homecore serve" runs until signalled: it needs a process (the homecore command) or a caller that passes a signal');
         const output = (elapsed: () => number) => (json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true));
+        const { defaultDataDir, serveUntil } = await import('./serve.js');
         return await serveUntil({ dir: resolve(target), output, trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation, dataDir: dataDir ?? defaultDataDir(target), watch: values.watch === true, ...(api === undefined ? {} : { api }) }, signal);
       }
       case 'status': {
         // serve's default, .homecore next to the plugins directory, is ./.homecore when both run from the plugins' parent.
+        const { formatStatus, readStatus } = await import('./status.js');
         const report = await readStatus(dataDir ?? resolve('.homecore'));
         io.stdout(json ? `${JSON.stringify(report)}\n` : formatStatus(report));
         return report.running ? 0 : 1;
@@ -124,7 +119,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case 'token': {
         if (target !== 'create') throw usageError(`"homecore token" takes create; got ${JSON.stringify(target)}`);
         if (values.name === undefined || values.name.trim() === '') throw usageError('"homecore token create" needs --name <name>: what the token is for, for example "kitchen tablet"');
-        const apiModule = await requireApi('"homecore token create"');
+        const apiModule = await (await import('./api.js')).requireApi('"homecore token create"');
         const dir = dataDir ?? resolve('.homecore');
         const created = await apiModule.createToken(dir, { name: values.name });
         const file = join(dir, apiModule.TOKENS_FILE);
@@ -136,6 +131,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return 0;
       }
       case 'validate': {
+        const { formatValidation, validatePath } = await import('./validate.js');
         const reports = await validatePath(target, { mode: values['ha-core'] === true ? 'core' : 'custom' });
         const strict = values.strict === true;
         if (json) for (const r of reports) io.stdout(`${JSON.stringify(r)}\n`);
@@ -159,34 +155,40 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             throw usageError(`--manifest ${values.manifest} is not a readable JSON file (${(err as Error).message})`);
           }
         }
+        const { inspectWasm } = await import('./inspect.js');
         const report = await inspectWasm(bytes, { manifest, trustedKeys, allowUnsigned: values['allow-unsigned'] === true });
         io.stdout(json ? `${JSON.stringify(report)}\n` : report.text);
         return report.passesGate ? 0 : 1;
       }
       case 'sign': {
         if (values.key === undefined || values.manifest === undefined) throw usageError('"homecore sign" needs --key <private-key.pem> and --manifest <manifest.json>');
+        const { signPlugin } = await import('./sign.js');
         const fields = await signPlugin(target, values.key, values.manifest);
         io.stdout(json ? `${JSON.stringify({ kind: 'signed', manifest: values.manifest, ...fields })}\n` : `signed ${target} into ${values.manifest}\n  module_hash      ${fields.module_hash}\n  publisher_key    ${fields.publisher_key}\n`);
         return 0;
       }
       case 'conformance': {
         if (values.scenario === undefined) throw usageError('"homecore conformance" needs --scenario <file.jsonl>');
+        const { checkConformance, formatConformance } = await import('./conformance.js');
         const report = await checkConformance(resolve(target), resolve(rest[1]!), values.scenario, { trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation });
         io.stdout(json ? `${JSON.stringify(report)}\n` : formatConformance(report));
         return report.conformant ? 0 : 1;
       }
       case 'diff': {
+        const { diffPlugins, formatDiff } = await import('./upgrade.js');
         const report = await diffPlugins(target, rest[1]!);
         io.stdout(json ? `${JSON.stringify(report)}\n` : formatDiff(report));
         return report.widenings.length > 0 ? 1 : 0;
       }
       case 'accept': {
         if (dataDir === undefined) throw usageError(`"homecore accept" needs --data-dir <dir> (or $${DATA_DIR_ENV}): the data directory whose grants file keeps what was accepted`);
+        const { acceptPlugin, formatAccept } = await import('./upgrade.js');
         const report = await acceptPlugin(target, dataDir);
         io.stdout(json ? `${JSON.stringify(report)}\n` : formatAccept(report));
         return 0;
       }
       case 'keygen': {
+        const { generateKeys } = await import('./sign.js');
         const keys = await generateKeys(target);
         io.stdout(json ? `${JSON.stringify({ kind: 'keys', ...keys })}\n` : `private key  ${keys.privateKeyFile}  (keep it secret)\npublic key   ${keys.publicKeyFile}\n  ${keys.publisherKey}\nHosts trust it with --trust-key ${keys.publicKeyFile}\n`);
         return 0;
@@ -214,12 +216,14 @@ function apiAddress(port: string | undefined, host: string | undefined): { port:
 }
 
 /** Reads `--isolation <level>` and `--trusted <domain>`: the host's minimum isolation for native plugins not trusted. */
-function isolationPolicy(level: string | undefined, trusted: readonly string[] | undefined): IsolationPolicy {
-  if (level !== undefined && !(ISOLATION_LEVELS as readonly string[]).includes(level)) {
+async function isolationPolicy(level: string | undefined, trusted: readonly string[] | undefined): Promise<IsolationPolicy> {
+  if (trusted !== undefined && level === undefined) throw usageError('--trusted names plugins exempt from --isolation: give --isolation too');
+  if (level === undefined) return { minimum: 'none', trusted: [] };
+  const { ISOLATION_LEVELS } = await import('@homecore/runtime-native');
+  if (!(ISOLATION_LEVELS as readonly string[]).includes(level)) {
     throw usageError(`--isolation takes one of ${ISOLATION_LEVELS.join(', ')}; got ${JSON.stringify(level)}`);
   }
-  if (trusted !== undefined && level === undefined) throw usageError('--trusted names plugins exempt from --isolation: give --isolation too');
-  return { minimum: (level ?? 'none') as IsolationLevel, trusted: trusted ?? [] };
+  return { minimum: level as IsolationLevel, trusted: trusted ?? [] };
 }
 
 /** The data directory: `--data-dir`, else `$HOMECORE_DATA_DIR` when set and not empty, else none (nothing is kept between runs). */
@@ -241,6 +245,7 @@ async function listPlugins(target: string, json: boolean, io: CliIo): Promise<nu
     // reported below
   }
   if (!isDir) throw usageError(`plugin directory ${target} does not exist or is not a directory`);
+  const [{ InMemoryCore }, { PluginRegistry }] = await Promise.all([import('@homecore/core'), import('@homecore/registry')]);
   const registry = new PluginRegistry({ core: new InMemoryCore(), runtimes: [] });
   const found = await registry.discover(dir);
   if (json) {

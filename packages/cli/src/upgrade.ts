@@ -6,7 +6,7 @@ import { GRANTS_FILE, PluginRegistry, fileGrantStore } from '@homecore/registry'
 import { usageError } from './usage.js';
 
 /** The environment variable naming the data directory when `--data-dir` is not given. */
-export const DATA_DIR_ENV = 'HOMECORE_DATA_DIR';
+export { DATA_DIR_ENV } from './env.js';
 
 /** One side of a comparison: where the manifest was read and what it says. */
 export interface ManifestSide {
