@@ -1,5 +1,7 @@
 import type { BusEvent } from '@homecore/core-traits';
-import { fileGrantStore, type RegistryActivity } from '@homecore/registry';
+import { stat, realpath } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileGrantStore, type LoadReport, type PluginRegistry, type RegistryActivity } from '@homecore/registry';
 import type { IsolationPolicy } from '@homecore/runtime-native';
 import { describeStep, type DenialLine, type PluginSummaryLine, type RunOutput } from './output.js';
 import { ScenarioClock } from './clock.js';
@@ -45,7 +47,7 @@ export async function runPlugins(options: RunOptions): Promise<number> {
     out.activity(activity);
   });
 
-  const report = await registry.loadDirectory(dir);
+  const report = await loadTarget(registry, dir);
   for (const warning of report.warnings) out.note(`warning: ${warning}`);
   // A failed setup was already reported and counted through its activity line.
   for (const error of report.errors) {
@@ -53,7 +55,14 @@ export async function runPlugins(options: RunOptions): Promise<number> {
     errors++;
     out.error(error, error.plugin === undefined ? dir : undefined);
   }
-  if (report.loaded.length === 0 && report.retrying.length === 0) out.note(`no plugin is running from ${dir}`);
+  const nothing = report.loaded.length === 0 && report.retrying.length === 0;
+  if (nothing) {
+    out.note(
+      report.errors.length > 0
+        ? `no plugin is running from ${dir}: every plugin found was refused (see above)`
+        : `no plugin is running from ${dir}: it has no plugin folders (sub-folders with a manifest.json) and is not one itself`,
+    );
+  }
   const unisolated = registry.list().filter((p) => p.runtime === 'native' && house.native.levelOf(p.manifest) === 'none').map((p) => p.id);
   if (unisolated.length > 0) {
     out.note(`running in the host process (an endless loop in one stops them all; --isolation worker runs them apart): ${unisolated.join(', ')}`);
@@ -116,6 +125,24 @@ export async function runPlugins(options: RunOptions): Promise<number> {
     out.activity(activity);
   });
   await registry.unloadAll();
-  return errors > 0 || report.errors.length > 0 ? 1 : 0;
+  return errors > 0 || report.errors.length > 0 || nothing ? 1 : 0;
+}
+
+/**
+ * Loads a plugins directory, or a single plugin's own folder (one holding a manifest.json) as a
+ * directory of one: `homecore run .` works from inside a plugin project.
+ */
+async function loadTarget(registry: PluginRegistry, dir: string): Promise<LoadReport> {
+  const ownManifest = await stat(join(dir, 'manifest.json')).then((s) => s.isFile(), () => false);
+  if (!ownManifest) return registry.loadDirectory(dir);
+  const found = await registry.discover(dirname(dir));
+  const real = await realpath(dir);
+  const mine = found.plugins.filter((p) => p.dir === real);
+  // The folder's own refusal (a broken manifest...), not its siblings'.
+  const about = (e: { message: string; details?: Record<string, unknown> | undefined }) =>
+    e.message.includes(real) || e.message.includes(dir) || JSON.stringify(e.details ?? {}).includes(real) || JSON.stringify(e.details ?? {}).includes(dir);
+  const errors = mine.length === 0 ? found.errors.filter(about) : [];
+  const report = await registry.loadAll(mine.map((p) => ({ manifest: p.manifest, code: p.code, baseDir: p.dir, ...(p.config ? { config: p.config } : {}) })));
+  return { ...report, errors: [...errors, ...report.errors] };
 }
 

@@ -131,3 +131,26 @@ describe('homecore validate --ha-core', () => {
     expect((await homecore('validate', dir, '--ha-core')).code).toBe(0);
   });
 });
+
+describe('homecore run on a plugin\'s own folder, and a run that loads nothing', () => {
+  it('treats a folder holding a manifest.json as a directory of one plugin', async () => {
+    const root = pluginDir({ witness, other: { 'manifest.json': { broken: true } } });
+    const scenario = tempFile('s.jsonl', '{"set": "sensor.t", "state": "1"}\n');
+    const { code, stdout } = await homecore('run', `${root}/witness`, '--scenario', scenario, '--json');
+    expect(code).toBe(0);
+    const summary = lines(stdout).find((l) => l.kind === 'summary')!;
+    expect(summary.plugins!.map((p) => p.plugin)).toEqual(['witness']); // not its broken sibling
+    expect(lastWrite(lines(stdout), 'sensor.witness')).toBe('1');
+  });
+
+  it('exits 1 and says why when nothing is running', async () => {
+    const empty = pluginDir({});
+    const none = await homecore('run', empty);
+    expect(none.code).toBe(1);
+    expect(none.stdout).toMatch(/no plugin is running from .*: it has no plugin folders \(sub-folders with a manifest\.json\) and is not one itself/);
+    const broken = pluginDir({ bad: { 'manifest.json': { domain: 'Bad Domain' } } });
+    const refused = await homecore('run', `${broken}/bad`);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout + refused.stderr).toMatch(/every plugin found was refused/);
+  });
+});
