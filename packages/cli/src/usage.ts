@@ -7,8 +7,8 @@ Usage:
   homecore run <dir> [--scenario <file.jsonl>] [--json] [--trust-key <key>]... [--allow-unsigned]
                [--isolation none|worker|process [--trusted <domain>]...] [--data-dir <dir>]
       Start the reference core, load every plugin folder in <dir> (or the plugin <dir> is, when it
-      holds a manifest.json), replay the scenario, print a
-      live log of what each plugin did and a summary. Wasm plugins need @homecore/runtime-wasm.
+      holds a manifest.json), replay the scenario, print a live log of what each plugin did and a
+      summary. Wasm plugins need @homecore/runtime-wasm.
       With a data directory, a plugin asking for more than was accepted there is not loaded.
   homecore serve <dir> [--watch] [--json] [--data-dir <dir>] [--trust-key <key>]... [--allow-unsigned]
                [--isolation none|worker|process [--trusted <domain>]...] [--port <n> [--host <addr>]]
