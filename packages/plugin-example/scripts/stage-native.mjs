@@ -12,7 +12,7 @@ const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const PLUGINS = {
   'temperature-alert': ['smart-home/temperature_alert', 'sandbox/temperature_alert'],
   'motion-light': ['smart-home/motion_light'],
-  'virtual-light': ['smart-home/virtual_light'],
+  'virtual-light': ['smart-home/virtual_light', 'ports/c/virtual_light', 'ports/rust/virtual_light'],
 };
 
 if (await stat(examples).then((s) => s.isDirectory(), () => false)) {

@@ -4,6 +4,7 @@ import {
   checkPattern,
   isHomecoreError,
   matchesPattern,
+  permissionDeniedMessage,
   type Attributes,
   type Clock,
   type ConfigEntry,
@@ -21,14 +22,6 @@ import {
 } from '@homecore/core-traits';
 import { utf8Bytes, type ActionGuard, type ActionKind, type ChainLink } from './guard.js';
 import type { ActivityLogLevel, RegistryActivity } from './types.js';
-
-const VERBS: Readonly<Record<PermissionAction, string>> = {
-  'state:read': 'read the state of',
-  'state:write': 'write the state of',
-  'service:call': 'call the service',
-  'event:fire': 'fire the event',
-  'event:subscribe': 'subscribe to',
-};
 
 /** What a plugin context needs from the registry. */
 export interface ContextHost {
@@ -90,8 +83,7 @@ export function createPluginContext(host: ContextHost): PluginContext {
     host.denied(action, target);
     throw new HomecoreError(
       ErrorCode.PERMISSION_DENIED,
-      `may not ${VERBS[action]} ${JSON.stringify(target)}: add "${action}:${target}" to permissions in ` +
-        'the manifest (or a pattern covering it)',
+      permissionDeniedMessage(action, target),
       { plugin, hook: host.hook() ?? undefined, details: { action, target } },
     );
   };

@@ -1,35 +1,105 @@
-// virtual_light, the native plugin the motion light ports switch lights through: the same
-// behaviour as packages/plugin-example/src/virtual-light.ts, self-contained so this folder of
-// ports needs nothing but @homecore/core-traits. Services turn_on / turn_off {entity_id} set
-// light.<name> (or each of a list) to on / off.
-import { ErrorCode, HomecoreError, definePlugin } from '@homecore/core-traits';
+// Built by packages/plugin-example (pnpm build) from src/virtual-light.ts: a self-contained copy, so this folder runs anywhere. Do not edit.
 
-const LIGHT_ID = /^light\.[a-z0-9_]+$/;
+// ../manifest/dist/reserved.js
+var RESERVED_EVENT_TYPE_NAMES = Object.freeze([
+  "state_changed",
+  "state_reported",
+  "call_service",
+  "service_registered",
+  "service_removed",
+  "time_changed",
+  "homeassistant_start",
+  "homeassistant_started",
+  "homeassistant_stop",
+  "homeassistant_final_write",
+  "homeassistant_close",
+  "component_loaded",
+  "core_config_updated",
+  "entity_registry_updated",
+  "device_registry_updated",
+  "area_registry_updated",
+  "floor_registry_updated",
+  "label_registry_updated",
+  "category_registry_updated",
+  "config_entry_discovered",
+  "logging_changed",
+  "user_added",
+  "user_updated",
+  "user_removed",
+  "themes_updated",
+  "panels_updated"
+]);
+new Set(RESERVED_EVENT_TYPE_NAMES);
 
+// ../errors/dist/index.js
+var ErrorCode = {
+  SERVICE_INVALID: "HC_ERR_SERVICE_INVALID"};
+var HomecoreError = class extends Error {
+  /** The stable code, for programs and docs (`docs/errors.md`). */
+  code;
+  /** The plugin the error concerns, if any. */
+  plugin;
+  /** The hook or host call that was running, if any. */
+  hook;
+  /** Structured facts for programs. */
+  details;
+  constructor(code, message, options = {}) {
+    super(prefix(options) + message, options.cause === void 0 ? void 0 : { cause: options.cause });
+    this.name = "HomecoreError";
+    this.code = code;
+    this.plugin = options.plugin;
+    this.hook = options.hook;
+    this.details = options.details;
+  }
+  /** A plain object for logs and `--json` output. */
+  toJSON() {
+    const out = { code: this.code, message: this.message };
+    if (this.plugin !== void 0) out.plugin = this.plugin;
+    if (this.hook !== void 0) out.hook = this.hook;
+    if (this.details !== void 0) out.details = this.details;
+    return out;
+  }
+};
+function prefix({ plugin, hook }) {
+  if (plugin === void 0 && hook === void 0) return "";
+  const parts = [];
+  if (plugin !== void 0) parts.push(`plugin ${plugin}`);
+  if (hook !== void 0) parts.push(`hook ${hook}`);
+  return `[${parts.join(", ")}] `;
+}
+new Set(RESERVED_EVENT_TYPE_NAMES);
+function definePlugin(plugin) {
+  return plugin;
+}
+
+// src/virtual-light.ts
+var DOMAIN = "virtual_light";
+var LIGHT_ID = /^light\.[a-z0-9_]+$/;
 function targets(call) {
   const raw = call.data.entity_id;
   const ids = Array.isArray(raw) ? raw : [raw];
-  if (ids.length === 0 || !ids.every((id) => typeof id === 'string' && LIGHT_ID.test(id))) {
+  if (ids.length === 0 || !ids.every((id) => typeof id === "string" && LIGHT_ID.test(id))) {
     throw new HomecoreError(
       ErrorCode.SERVICE_INVALID,
-      `virtual_light.${call.service} needs data {"entity_id": "light.<name>"} (or a list of them), got ${JSON.stringify(raw ?? null)}`,
-      { plugin: 'virtual_light', hook: call.service, details: { data: call.data } },
+      `${DOMAIN}.${call.service} needs data {"entity_id": "light.<name>"} (or a list of them), got ${JSON.stringify(raw ?? null)}`,
+      { plugin: DOMAIN, hook: call.service, details: { data: call.data } }
     );
   }
   return ids;
 }
-
-export default function virtualLight() {
+function virtualLight() {
   return definePlugin({
     setup(ctx) {
       for (const [service, state] of [
-        ['turn_on', 'on'],
-        ['turn_off', 'off'],
+        ["turn_on", "on"],
+        ["turn_off", "off"]
       ]) {
         ctx.registerService(service, (call) => {
           for (const id of targets(call)) ctx.setState(id, state);
         });
       }
-    },
+    }
   });
 }
+
+export { virtualLight as default };
