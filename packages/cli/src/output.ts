@@ -1,5 +1,5 @@
 import type { HomecoreError } from '@homecore/core-traits';
-import type { RegistryActivity } from '@homecore/registry';
+import type { PluginStats, RegistryActivity } from '@homecore/registry';
 import type { ScenarioStep } from './scenario.js';
 
 /** A sink for what `homecore run` reports: text for people or JSON lines for programs. */
@@ -14,6 +14,21 @@ export interface RunOutput {
   error(error: HomecoreError, where?: string): void;
   /** The end-of-run summary. */
   summary(summary: RunSummary): void;
+}
+
+/** The counters of one plugin's stats that the run summary and the status file both show. */
+export function pluginCounters(s: PluginStats | undefined) {
+  return {
+    delivered: s?.delivered ?? 0,
+    dropped: s ? Object.values(s.dropped).reduce((sum, n) => sum + n, 0) : 0,
+    errors: s?.errors ?? 0,
+    denials: s?.permissionDenials ?? 0,
+    servicesHandled: s?.serviceCalls ?? 0,
+    writes: s?.writes ?? 0,
+    serviceCalls: s?.servicesCalled ?? 0,
+    eventsFired: s?.eventsFired ?? 0,
+    restarts: typeof s?.runtime.restarts === 'number' ? s.runtime.restarts : 0,
+  };
 }
 
 /** Per-plugin line of the summary. */

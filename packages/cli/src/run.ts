@@ -3,7 +3,7 @@ import { stat, realpath } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileGrantStore, type LoadReport, type PluginRegistry, type RegistryActivity } from '@homecore/registry';
 import type { IsolationPolicy } from '@homecore/runtime-native';
-import { describeStep, type DenialLine, type PluginSummaryLine, type RunOutput } from './output.js';
+import { describeStep, pluginCounters, type DenialLine, type PluginSummaryLine, type RunOutput } from './output.js';
 import { ScenarioClock } from './clock.js';
 import { openHouse, readScenario, replay, requireDirectory } from './house.js';
 import type { ScenarioStep } from './scenario.js';
@@ -87,14 +87,7 @@ export async function runPlugins(options: RunOptions): Promise<number> {
       state: p.state,
       health: p.health,
       reason: p.reason,
-      delivered: s?.delivered ?? 0,
-      dropped: s ? Object.values(s.dropped).reduce((sum, n) => sum + n, 0) : 0,
-      errors: s?.errors ?? 0,
-      denials: s?.permissionDenials ?? 0,
-      servicesHandled: s?.serviceCalls ?? 0,
-      writes: s?.writes ?? 0,
-      serviceCalls: s?.servicesCalled ?? 0,
-      eventsFired: s?.eventsFired ?? 0,
+      ...pluginCounters(s),
       handlerP50Ms: s?.handlerMs.p50 ?? 0,
       handlerP99Ms: s?.handlerMs.p99 ?? 0,
       // 0 pages means no live instance (discarded after a trap, re-created on the next call).
@@ -105,7 +98,6 @@ export async function runPlugins(options: RunOptions): Promise<number> {
             ? Math.round(s.runtime.heapUsedBytes / 1024)
             : null,
       isolation: p.runtime === 'native' ? house.native.levelOf(p.manifest) : null,
-      restarts: typeof s?.runtime.restarts === 'number' ? s.runtime.restarts : 0,
     };
   });
   const denials = new Map<string, DenialLine>();

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { ErrorCode, HomecoreError } from '@homecore/core-traits';
 import { JsonFileStore, type PluginRegistry } from '@homecore/registry';
 import type { NativeRuntime } from '@homecore/runtime-native';
+import { pluginCounters } from './output.js';
 
 /** The status file `homecore serve` keeps in its data directory. */
 export const STATUS_FILE = 'homecore.status.json';
@@ -98,16 +99,8 @@ export function pluginStatuses(registry: PluginRegistry, native: NativeRuntime):
       entryId: p.entryId,
       loadedAt: s?.loadedAt == null ? null : new Date(s.loadedAt).toISOString(),
       lastError: last === null ? null : { code: last.code, message: last.message, hook: last.hook, time: new Date(last.time).toISOString() },
-      delivered: s?.delivered ?? 0,
-      dropped: s ? Object.values(s.dropped).reduce((sum, n) => sum + n, 0) : 0,
-      errors: s?.errors ?? 0,
-      denials: s?.permissionDenials ?? 0,
-      writes: s?.writes ?? 0,
-      servicesHandled: s?.serviceCalls ?? 0,
-      serviceCalls: s?.servicesCalled ?? 0,
-      eventsFired: s?.eventsFired ?? 0,
+      ...pluginCounters(s),
       queueDepth: s?.queueDepth ?? 0,
-      restarts: typeof s?.runtime.restarts === 'number' ? s.runtime.restarts : 0,
     };
   });
 }
