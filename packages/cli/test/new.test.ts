@@ -144,6 +144,15 @@ describe('homecore new', () => {
     expect(readdirSync(root)).toEqual([]);
   });
 
+  it('is in the help text with its flags', async () => {
+    const help = await homecore(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('homecore new [<name>] [--lang ts|as|c|rust|wat] [--dir <folder>] [--tarballs <folder>] [--json]');
+    const misplaced = await homecore(['new', 'heat_alert', '--lang', 'c', '--scenario', 's.jsonl']);
+    expect(misplaced.code).toBe(2);
+    expect(misplaced.stderr).toContain('"homecore new" does not take --scenario');
+  });
+
   it('without a terminal, a missing name or --lang is a usage error saying which to give', async () => {
     const noName = await homecore(['new', '--lang', 'c']);
     expect(noName.code).toBe(2);
