@@ -130,6 +130,9 @@ try {
       step('npm install (from the tarballs)', 'npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], project);
       installed.set(key, project);
     }
+    const manifest = JSON.parse(readFileSync(join(project, 'manifest.json'), 'utf8'));
+    if (!existsSync(join(project, manifest.$schema))) fail(`${lang}: manifest.json's $schema ${manifest.$schema} is not in the installed project`);
+    step('homecore validate .', 'npx', ['--no-install', 'homecore', 'validate', '.'], project);
     step('npm run build', 'npm', ['run', 'build'], project);
     step('npm run build:dev', 'npm', ['run', 'build:dev'], project);
     step('npm test', 'npm', ['test'], project);

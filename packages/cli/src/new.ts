@@ -138,7 +138,7 @@ export async function createProject(options: NewProjectOptions, cwd: string = pr
   files.set('scenario.jsonl', scenario());
   files.set('test/plugin.test.ts', testFile(domain, alert));
   files.set('README.md', readme(domain, lang, alert));
-  files.set('.gitignore', 'node_modules/\nbuild/\ndist/\n.homecore/\n*.tgz\n');
+  files.set('.gitignore', 'node_modules/\nbuild/\ndist/\n.homecore/\n*.tgz\n# homecore keygen keys/: the private key stays out of git\nkeys/*.key.pem\n');
   for (const [target, content] of files) {
     const path = join(dir, ...target.split('/'));
     await mkdir(dirname(path), { recursive: true });
