@@ -459,8 +459,9 @@ npx homecore sign ${spec.entry} --key keys/publisher.key.pem --manifest manifest
 npx homecore inspect ${spec.entry} --manifest manifest.json --trust-key keys/publisher.pub
 \`\`\`
 
-\`sign\` writes \`module_hash\`, \`module_signature\` and \`publisher_key\` into \`manifest.json\`; sign again
-after every build you ship.
+\`sign\` writes \`module_hash\`, \`module_signature\` and \`publisher_key\` into \`manifest.json\`. The pin
+holds for that build only: a rebuild that changes the module no longer matches it, so sign each build
+you ship (and sign again, or drop the three fields, before going back to development runs).
 ` : ''}
 ## Trying unreleased HOMECORE packages
 
