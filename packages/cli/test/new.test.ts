@@ -153,6 +153,25 @@ describe('homecore new', () => {
     expect(misplaced.stderr).toContain('"homecore new" does not take --scenario');
   });
 
+  it('is loaded only when it runs: the built bin imports neither the scaffold nor the prompt library up front', () => {
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: run "pnpm build" first`);
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const code = readFileSync(file, 'utf8');
+      expect(code, file).not.toContain('@clack/prompts');
+      expect(code, file).not.toContain('NEW_LANGUAGES');
+      // static imports only: `import x from './chunk.js'` and `import './chunk.js'`, not `import('./new.js')`
+      for (const match of code.matchAll(/^import\s+(?:[^'"();]*?\s+from\s+)?['"](\.\/[^'"]+)['"]/gm)) visit(join(dirname(file), match[1]!));
+    };
+    visit(bin);
+    expect(seen.size).toBeGreaterThan(1);
+    // ...while the build has them, for `homecore new` to import when it runs
+    const chunks = readdirSync(dirname(bin)).filter((f) => f.endsWith('.js') && !seen.has(join(dirname(bin), f)));
+    expect(chunks.some((f) => readFileSync(join(dirname(bin), f), 'utf8').includes("import('@clack/prompts')"))).toBe(true);
+  });
+
   it('without a terminal, a missing name or --lang is a usage error saying which to give', async () => {
     const noName = await homecore(['new', '--lang', 'c']);
     expect(noName.code).toBe(2);
