@@ -468,6 +468,7 @@ you ship (and sign again, or drop the three fields, before going back to develop
 \`homecore new ${domain} --lang ${lang} --tarballs <folder>\` makes the same project depending on the
 \`homecore-*.tgz\` files in \`<folder>\` (from \`pnpm pack\` in each package of the HOMECORE repository)
 through \`file:\` paths, with npm \`overrides\` (and \`pnpm.overrides\`) so the packages they depend on come
-from the tarballs too. Delete \`package-lock.json\` and \`node_modules\` after replacing a tarball.
+from the tarballs too; \`npm install\` and \`pnpm install\` both honour them. Delete the lockfile and
+\`node_modules\` after replacing a tarball.
 `;
 }
