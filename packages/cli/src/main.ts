@@ -21,6 +21,8 @@ export interface CliIo {
   env?: Readonly<Record<string, string | undefined>>;
   /** Ends `homecore serve` when it aborts (the command wires SIGINT and SIGTERM to it); serve refuses to start without one. */
   signal?: AbortSignal;
+  /** Let `homecore new` prompt for what is missing (default: when stdin and stdout are terminals). */
+  interactive?: boolean;
 }
 
 const OPTIONS = {
@@ -39,6 +41,9 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   name: { type: 'string' },
+  lang: { type: 'string' },
+  dir: { type: 'string' },
+  tarballs: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -56,6 +61,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   serve: ['json', 'trust-key', 'allow-unsigned', 'isolation', 'trusted', 'data-dir', 'watch', 'port', 'host'],
   status: ['json', 'data-dir'],
   token: ['json', 'data-dir', 'name'],
+  new: ['json', 'lang', 'dir', 'tarballs'],
 };
 
 /** Runs the `homecore` command with `argv` (without node and the script) and returns the exit code. */
@@ -86,7 +92,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     const paths = command === 'conformance' || command === 'diff' ? 2 : command === 'status' ? 0 : 1;
     if (command === 'status' && rest.length > 0) throw usageError(`"homecore status" takes no path: give the data directory with --data-dir`);
-    if (rest.length !== paths) {
+    if (rest.length !== paths && command !== 'new') {
       throw usageError(`"homecore ${command}" takes exactly ${paths === 1 ? 'one path' : 'two paths'}, got ${rest.length === 0 ? 'none' : rest.map((r) => JSON.stringify(r)).join(' ')}`);
     }
     const target = rest[0] ?? '.';
@@ -185,6 +191,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const { acceptPlugin, formatAccept } = await import('./upgrade.js');
         const report = await acceptPlugin(target, dataDir);
         io.stdout(json ? `${JSON.stringify(report)}\n` : formatAccept(report));
+        return 0;
+      }
+      case 'new': {
+        const { createProject, formatNewProject, resolveNewOptions } = await import('./new.js');
+        const interactive = io.interactive ?? (process.stdin.isTTY === true && process.stdout.isTTY === true);
+        const options = await resolveNewOptions(rest, { lang: values.lang, dir: values.dir, tarballs: values.tarballs }, interactive && !json);
+        if (options === undefined) return 130;
+        const result = await createProject(options);
+        io.stdout(json ? `${JSON.stringify({ kind: 'created', ...result })}\n` : formatNewProject(result));
         return 0;
       }
       case 'keygen': {

@@ -51,6 +51,10 @@ Usage:
   homecore accept <plugin-dir> [--data-dir <dir>] [--json]
       Accept the manifest of the plugin in <plugin-dir>: store its grant in the data directory, so
       "homecore run --data-dir" loads that version even where it asks for more than before.
+  homecore new [<name>] [--lang ts|as|c|rust|wat] [--dir <folder>] [--tarballs <folder>] [--json]
+      Create a plugin project in a new folder (default ./<name>; a non-empty one is refused):
+      manifest.json at its root, the source, a build script, a test, a scenario and a README.
+      <name> is the plugin's domain. On a terminal it asks for what is missing.
 
 Options:
   --json               JSON lines for programs instead of text for people
@@ -71,6 +75,10 @@ Options:
   --port <n>           serve: the Home Assistant API's port
   --host <addr>        serve: the address the API listens on (default 127.0.0.1)
   --name <name>        token create: what the token is for (unique)
+  --lang <language>    new: ts (native TypeScript), as (AssemblyScript), c, rust or wat
+  --dir <folder>       new: the folder to create (default ./<name>)
+  --tarballs <folder>  new: depend on the homecore-*.tgz files there (pnpm pack) instead of the
+                       registry, through file: paths and npm/pnpm overrides
   --key <file>         an Ed25519 private key in PEM, from "homecore keygen"
   --manifest <file>    the plugin's manifest.json
   -h, --help           this text
