@@ -9,6 +9,7 @@ import {
   HostImport,
   PermissionSet,
   RESERVED_EVENT_TYPES,
+  cachedJsonBytes,
   patternProblem,
   SubscriptionKind,
   type ConfigEntry,
@@ -589,7 +590,8 @@ export class WasmPluginInstance implements PluginInstance {
             }
             const state = this.readState(ctx, entityId);
             if (state === undefined) throw new AbiFailure(AbiStatus.NOT_FOUND);
-            return this.output(mem, out, JSON.stringify(state));
+            // A core's state carries its JSON bytes, made once (the same bytes as in its events).
+            return this.output(mem, out, cachedJsonBytes(state));
           }),
         [HostImport.STATE_SET]: (idPtr: number, idLen: number, statePtr: number, stateLen: number, attrsPtr: number, attrsLen: number) =>
           this.hostCall((mem) => {
@@ -654,7 +656,7 @@ export class WasmPluginInstance implements PluginInstance {
             return AbiStatus.OK;
           }),
         [HostImport.CONFIG_GET]: (outPtr: number, outCap: number) =>
-          this.hostCall((mem, ctx) => this.output(mem, this.range(mem, outPtr, outCap), JSON.stringify(ctx.configEntry))),
+          this.hostCall((mem, ctx) => this.output(mem, this.range(mem, outPtr, outCap), encoder.encode(JSON.stringify(ctx.configEntry)))),
         [HostImport.CLOCK_NOW]: (): number => {
           const now = this.hostCall((_mem, ctx) => ctx.now());
           return now < 0 ? 0 : now; // a refused read (outside a call, quota spent) reads as 0
@@ -827,9 +829,8 @@ export class WasmPluginInstance implements PluginInstance {
     return value;
   }
 
-  /** Writes `json` to the guest's buffer only if it fits; returns its full size. */
-  private output(mem: Uint8Array, [start, capacity]: readonly [number, number], json: string): number {
-    const bytes = encoder.encode(json);
+  /** Writes the JSON `bytes` to the guest's buffer only if they fit; returns their full size. */
+  private output(mem: Uint8Array, [start, capacity]: readonly [number, number], bytes: Uint8Array): number {
     this.burnBytes(bytes.length);
     if (bytes.length > this.init.limits.payloadBytes) throw new AbiFailure(AbiStatus.TOO_LARGE);
     if (bytes.length <= capacity) mem.set(bytes, start);
