@@ -3,12 +3,16 @@
 // `registry.idle()` resolves, against the hand-wired floor of the same number of instances: a core
 // listener that serialises the event once (JSON.stringify + encode) and calls N plain instances of
 // the same module back to back with the same bytes (no registry, sandbox, fuel or checks).
+// A second floor, "metered", is the same hand-wiring over the module as the runtime meters it
+// (meterModule, the fuel counter set before each call): the gap floor → metered is what metering
+// costs, metered → sandbox what the registry and the runtime's checks cost.
 // Per-plugin cost: (fan-out − the same write with no plugin) / N.
 import { InMemoryCore } from '@homecore/core';
 import { createHomecore } from '@homecore/runtime-native';
 import os from 'node:os';
 import { interleave, sampleAsync } from '../lib/measure.mjs';
 import { alertConfig, sensorWriter, SENSOR } from '../lib/hosts.mjs';
+import { FUEL_EXPORT, meterModule } from '@homecore/runtime-wasm';
 import { callWithBytes, devRuntime, floorPlugin, floorSetup, temperatureWasm, wasmManifest } from '../lib/wasm-hosts.mjs';
 import { childArgs, emit, measure } from '../lib/report.mjs';
 
@@ -16,6 +20,9 @@ const { quick } = childArgs();
 const SIZES = [10, 100, 1000];
 const bytes = await temperatureWasm();
 const module = await WebAssembly.compile(bytes);
+const meteredModule = await WebAssembly.compile(meterModule(bytes));
+const START_EXPORT = '__homecore_start';
+const FUEL = 10_000_000;
 const encoder = new TextEncoder();
 const loadBefore = os.loadavg();
 
@@ -29,21 +36,28 @@ async function sandboxHost(n) {
   return host;
 }
 
-/** The hand-wired floor: a core whose listener serialises each sensor event once and calls `n` plain instances. */
-async function floorHost(n) {
+/** The hand-wired floor: a core whose listener serialises each sensor event once and calls `n` plain (or metered) instances. */
+async function floorHost(n, metered = false) {
   const core = new InMemoryCore();
   const floors = [];
   for (let i = 0; i < n; i++) {
-    const f = await floorPlugin(module, core);
+    const f = await floorPlugin(metered ? meteredModule : module, core);
+    const fuel = f[FUEL_EXPORT];
+    if (metered) {
+      fuel.value = FUEL;
+      f[START_EXPORT]?.();
+    }
     floorSetup(f, i);
     floors.push(f);
   }
+  const fuels = floors.map((f) => f[FUEL_EXPORT]);
   let calls = 0;
   core.listen((event) => {
     if (event.event_type !== 'state_changed' || event.data.entity_id !== SENSOR) return;
     const payload = encoder.encode(JSON.stringify(event));
-    for (const f of floors) {
-      if (callWithBytes(f, 'hc_on_state_changed', payload) !== 0) throw new Error('a floor instance failed');
+    for (let i = 0; i < floors.length; i++) {
+      if (metered) fuels[i].value = FUEL;
+      if (callWithBytes(floors[i], 'hc_on_state_changed', payload) !== 0) throw new Error('a floor instance failed');
       calls++;
     }
   });
@@ -52,9 +66,11 @@ async function floorHost(n) {
 
 const sandboxes = {};
 const floors = {};
+const metered = {};
 for (const n of SIZES) {
   sandboxes[n] = await sandboxHost(n);
   floors[n] = await floorHost(n);
+  metered[n] = await floorHost(n, true);
 }
 const empty = createHomecore({ runtimes: [devRuntime()] });
 const writeEmpty = sensorWriter(empty.core);
@@ -64,8 +80,10 @@ const variants = { write: () => sampleAsync(() => (writeEmpty(), empty.registry.
 for (const n of SIZES) {
   const write = sensorWriter(sandboxes[n].core);
   const writeFloor = sensorWriter(floors[n].core);
+  const writeMetered = sensorWriter(metered[n].core);
   variants[`sandbox${n}`] = () => sampleAsync(() => (write(), sandboxes[n].registry.idle()), samples(n));
   variants[`floor${n}`] = () => sampleAsync(async () => writeFloor(), samples(n));
+  variants[`metered${n}`] = () => sampleAsync(async () => writeMetered(), samples(n));
 }
 const r = await interleave(variants, { warmup: 2, runs: quick ? 3 : 7 });
 for (const n of SIZES) {
@@ -88,7 +106,7 @@ const rows = SIZES.map((n) =>
     target: n === 100 ? { max: 150, unit: 'µs', text: '<= 150 µs' } : null,
     reference: { name: `${n.toLocaleString('en')} plain instances hand-wired to the core, same run (p99 ${us(r[`floor${n}`].p99).toFixed(1)} µs)`, value: us(r[`floor${n}`].p50), unit: 'µs' },
     ratioTarget: n === 100 ? { max: 1.25, text: '<= 1.25x floor' } : null,
-    note: `${perPlugin(n, r[`sandbox${n}`]).toFixed(2)} µs per plugin (floor ${(us(r[`floor${n}`].p50 - r.write.p50) / n).toFixed(2)} µs); p99 ratio ${(r[`sandbox${n}`].p99 / r[`floor${n}`].p99).toFixed(2)}x`,
+    note: `${perPlugin(n, r[`sandbox${n}`]).toFixed(2)} µs per plugin (floor ${(us(r[`floor${n}`].p50 - r.write.p50) / n).toFixed(2)} µs, metered floor ${(us(r[`metered${n}`].p50 - r.write.p50) / n).toFixed(2)} µs: ${(r[`metered${n}`].p50 / r[`floor${n}`].p50).toFixed(2)}x floor, sandbox ${(r[`sandbox${n}`].p50 / r[`metered${n}`].p50).toFixed(2)}x metered); p99 ratio ${(r[`sandbox${n}`].p99 / r[`floor${n}`].p99).toFixed(2)}x`,
   }),
 );
 emit({
