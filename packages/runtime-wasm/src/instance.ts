@@ -498,7 +498,8 @@ export class WasmPluginInstance implements PluginInstance {
    * all are done; the instance's next call waits for it).
    */
   private applyEffects(): void {
-    this.pendingStates.clear();
+    // Map#clear allocates a fresh table even when empty: most calls write nothing.
+    if (this.pendingStates.size > 0) this.pendingStates.clear();
     if (this.effects.length === 0) return;
     const effects = this.effects;
     this.effects = [];
