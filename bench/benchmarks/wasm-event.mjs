@@ -1,4 +1,4 @@
-// 5. One `state_changed` delivered to the wasm temperature alert, p50 and p99, side by side:
+// 5. wasm guest call: one `state_changed` delivered to the wasm temperature alert, p50 and p99, side by side:
 //   sandbox: `await instance.handleEvent(delivered)` on HOMECORE's WasmRuntime instance (fuel set,
 //            quotas reset, hc_alloc + copy + hc_on_state_changed + hc_free, status checked);
 //   floor:   the same module, plain WebAssembly, minimal host, the same copy-in and call, sync;
@@ -8,13 +8,15 @@
 // Two inputs: in-band temperatures (entity id compared in place, new_state.state decoded and
 // compared, no write) and above-high ones (one state write into an InMemoryCore per event, through
 // each host's own state-setting import). Before timing, each host is checked to act alike.
-// Also: the same delivery end to end through a registry (core.setState + registry.idle()).
+// These rows time the guest call only ("wasm guest call"): the core write, the dispatch and the
+// serialisation every real event pays are outside them. The end-to-end rows (core.setState until
+// the plugin's write is visible, wasm beside native) come from hotpath-e2e.mjs.
 import { InMemoryCore } from '@homecore/core';
 import { createDeliveredEvent } from '@homecore/registry';
-import { createHomecore } from '@homecore/runtime-native';
+import { endToEnd } from './hotpath-e2e.mjs';
 import { interleave, sampleAsync, sampleSync } from '../lib/measure.mjs';
 import { alertConfig, captureEvents, sensorWriter } from '../lib/hosts.mjs';
-import { callWithBytes, devRuntime, extismPlugin, floorPlugin, floorSetup, sandboxPlugin, temperatureWasm, wasmManifest } from '../lib/wasm-hosts.mjs';
+import { callWithBytes, devRuntime, extismPlugin, floorPlugin, floorSetup, sandboxPlugin, temperatureWasm } from '../lib/wasm-hosts.mjs';
 import { childArgs, emit, measure } from '../lib/report.mjs';
 
 const { quick } = childArgs();
@@ -71,29 +73,17 @@ async function compare(values, expected) {
 const band = await compare(['21.5', '22.5'], 'unset');
 const write = await compare(['26.5', '27.5'], 'on');
 
-// End to end through a registry: the write, the dispatch, the wasm delivery.
-const host = createHomecore({ runtimes: [runtime] });
-await host.registry.load(await wasmManifest(bytes, 0), bytes, { config: { data: alertConfig(0) } });
-const empty = createHomecore({ runtimes: [devRuntime()] });
-const w = sensorWriter(host.core);
-const wEmpty = sensorWriter(empty.core);
-const e2e = await interleave(
-  {
-    e2e: () => sampleAsync(() => (w(), host.registry.idle()), quick ? 500 : 2000),
-    baseline: () => sampleAsync(() => (wEmpty(), empty.registry.idle()), quick ? 500 : 2000),
-  },
-  { warmup: 2, runs },
-);
-const st = host.registry.stats().plugins.temperature_alert_0;
-if (st.errors !== 0 || st.dropped.overflow !== 0) throw new Error('the registry-hosted wasm plugin failed or dropped events');
+// End to end: core.setState until the plugin's write is visible, wasm and native side by side
+// (and the same plugin hand-wired to the core, no registry), in the same process.
+const e2e = await endToEnd({ quick, runs, bytes });
 
 const rows = [];
 for (const [label, { r }] of [['in band, no write', band], ['above high, 1 write', write]]) {
   const key = label.startsWith('in') ? 'band' : 'write';
   rows.push(
     measure({
-      id: `wasm.event_${key}.floor`,
-      name: `wasm event (${label}): sandbox vs floor, p50`,
+      id: `wasm.guest_call_${key}.floor`,
+      name: `wasm guest call (${label}; pre-encoded event replayed): sandbox vs floor, p50`,
       value: us(r.sandbox.p50),
       unit: 'µs',
       p50: us(r.sandbox.p50),
@@ -104,8 +94,8 @@ for (const [label, { r }] of [['in band, no write', band], ['above high, 1 write
       ratioTarget: { max: 2, text: '<= 2x floor' },
     }),
     measure({
-      id: `wasm.event_${key}.extism`,
-      name: `wasm event (${label}): sandbox vs Extism, p50`,
+      id: `wasm.guest_call_${key}.extism`,
+      name: `wasm guest call (${label}; pre-encoded event replayed): sandbox vs Extism, p50`,
       value: us(r.sandbox.p50),
       unit: 'µs',
       p50: us(r.sandbox.p50),
@@ -116,22 +106,11 @@ for (const [label, { r }] of [['in band, no write', band], ['above high, 1 write
     }),
   );
 }
-rows.push(
-  measure({
-    id: 'wasm.event_e2e',
-    name: 'wasm state write + delivery end to end (registry)',
-    value: us(e2e.e2e.p50),
-    unit: 'µs',
-    p50: us(e2e.e2e.p50),
-    p99: us(e2e.e2e.p99),
-    ops: e2e.e2e.ops,
-    reference: { name: 'the same write, no plugin', value: us(e2e.baseline.p50), unit: 'µs' },
-    note: 'context: includes the core write and one JSON.stringify of the event',
-  }),
-);
+rows.push(...e2e.rows);
 emit({
   measures: rows,
   notes: [
+    ...e2e.notes,
     `floor in a back-to-back sync loop (no await between calls): ${us(band.r.floorSync.p50).toFixed(2)} µs in band, ${us(write.r.floorSync.p50).toFixed(2)} µs with a write`,
     `event JSON ${band.size} B (HA state_changed with old and new state); per-op samples; all three run the SDK's lazy reader (entityIs + new_state.state); Extism copies its input into guest memory through input_load_u64 host calls (8 B each)`,
   ],

@@ -2,7 +2,7 @@
 // whole server; each event is serialised once however many connections receive it (as Home
 // Assistant's cached_event_message does), and each state_changed is compressed once for every
 // `subscribe_entities` subscriber.
-import type { BusEvent, StateChangedData } from '@homecore/core-traits';
+import { cachedJson, type BusEvent, type StateChangedData } from '@homecore/core-traits';
 import { entitiesUpdate } from './compressed.js';
 
 /** Where a subscription's messages go. */
@@ -59,11 +59,11 @@ export class EventHub {
     let json: string | undefined;
     const typed = this.byType.get(event.event_type);
     if (typed !== undefined) {
-      json ??= JSON.stringify(event);
+      json ??= cachedJson(event); // around the states' cached JSON
       for (const sub of typed) sub.to.send(`{"id":${sub.id},"type":"event","event":${json}}`);
     }
     if (this.all.size > 0 && !NOT_FOR_ALL.has(event.event_type)) {
-      json ??= JSON.stringify(event);
+      json ??= cachedJson(event); // around the states' cached JSON
       for (const sub of this.all) sub.to.send(`{"id":${sub.id},"type":"event","event":${json}}`);
     }
     if (this.entities.size > 0 && event.event_type === 'state_changed') {

@@ -2,6 +2,8 @@
 // const.py, messages.py, connection.py), and a small checker that rejects bad commands the way
 // voluptuous does there: required keys, types, and no extra keys.
 
+import { cachedJson } from '@homecore/core-traits';
+
 /** The Home Assistant version this API subset follows; sent as `ha_version` (clients gate features on it). */
 export const HA_API_VERSION = '2025.1.0';
 
@@ -24,7 +26,7 @@ export const WsErrorCode = {
 export type WsErrorCodeValue = (typeof WsErrorCode)[keyof typeof WsErrorCode];
 
 export function resultMessage(id: number, result: unknown = null): string {
-  return `{"id":${id},"type":"result","success":true,"result":${JSON.stringify(result ?? null)}}`;
+  return `{"id":${id},"type":"result","success":true,"result":${cachedJson(result ?? null)}}`;
 }
 
 export function errorMessage(id: unknown, code: string, message: string, homecoreCode?: string): string {

@@ -1,7 +1,7 @@
 // Home Assistant's REST API subset (homeassistant/components/api/__init__.py): the same routes,
 // bodies, statuses and messages, behind `Authorization: Bearer <long-lived access token>`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { BusEvent, EntityState, EventContext, JsonValue, StateChangedData } from '@homecore/core-traits';
+import { cachedJson, type BusEvent, type EntityState, type EventContext, type JsonValue, type StateChangedData } from '@homecore/core-traits';
 import { mapError } from './errors.js';
 import { isPlainObject } from './protocol.js';
 import type { ServerState } from './state.js';
@@ -15,7 +15,8 @@ function send(res: ServerResponse, status: number, body: string, type = 'applica
   res.end(body);
 }
 
-const json = (res: ServerResponse, status: number, value: unknown, headers?: Record<string, string>) => send(res, status, JSON.stringify(value), 'application/json', headers);
+// cachedJson: JSON.stringify byte for byte, reusing the core's cached JSON of each state.
+const json = (res: ServerResponse, status: number, value: unknown, headers?: Record<string, string>) => send(res, status, cachedJson(value), 'application/json', headers);
 const message = (res: ServerResponse, status: number, text: string) => json(res, status, { message: text });
 // aiohttp's plain-text errors, which Home Assistant's middleware answers with.
 const plain = (res: ServerResponse, status: number, text: string, headers?: Record<string, string>) =>

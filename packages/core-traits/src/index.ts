@@ -13,6 +13,7 @@ export {
 } from './abi.js';
 export { systemClock, type Clock } from './clock.js';
 export type { HostCore } from './host.js';
+export { cachedJson, cachedJsonBytes, isJsonSealed, sealJson } from './json-cache.js';
 export {
   CONFIG_ENTRY_RECOVERABLE,
   EventType,

@@ -3,6 +3,7 @@ import {
   EventType,
   HomecoreError,
   isHomecoreError,
+  sealJson,
   systemClock,
   type BusEvent,
   type Clock,
@@ -307,8 +308,9 @@ export class InMemoryCore implements HostCore {
     if (typeof context !== 'object' || typeof context.id !== 'string' || context.id === '') {
       throw new HomecoreError(ErrorCode.INTERNAL, 'A context must be an object with a string id; create one with createContext()');
     }
-    if (Object.isFrozen(context)) return context;
-    return Object.freeze({ id: context.id, parent_id: context.parent_id ?? null, user_id: context.user_id ?? null });
+    // Kept as is only when it cannot change (frozen, nothing but string or null ids): states cache their JSON.
+    if (Object.isFrozen(context) && isIdOrNull(context.parent_id) && isIdOrNull(context.user_id) && Object.keys(context).length === 3) return context;
+    return Object.freeze({ id: context.id, parent_id: idOrNull(context.parent_id), user_id: idOrNull(context.user_id) });
   }
 
   #knownServicesHint(domain: string): string {
@@ -321,6 +323,15 @@ export class InMemoryCore implements HostCore {
     const more = names.length > MAX_SERVICES_LISTED ? ` and ${names.length - MAX_SERVICES_LISTED} more` : '';
     return `services in domain ${domain}: ${listed}${more}`;
   }
+}
+
+function isIdOrNull(value: unknown): boolean {
+  return value === null || typeof value === 'string';
+}
+
+/** A context's parent or user id: a string, else null (never an object a caller could change later). */
+function idOrNull(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
 }
 
 function defaultListenerError(error: unknown, event: BusEvent): void {
@@ -394,8 +405,10 @@ function serviceNames(domain: unknown, service: unknown): [string, string] {
   return [d, s];
 }
 
+// A state is deeply frozen (attributes by copyJsonObject, the context by #ownContext) and sealed:
+// its JSON is made once, when first needed, and reused as new_state, old_state and in get_states.
 function freezeState(state: EntityState): EntityState {
-  return Object.freeze({
+  return sealJson({
     entity_id: state.entity_id,
     state: state.state,
     attributes: state.attributes,

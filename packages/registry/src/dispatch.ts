@@ -1,5 +1,5 @@
 import type { BusEvent, DeliveredEvent } from '@homecore/core-traits';
-import { matchesPattern } from '@homecore/core-traits';
+import { cachedJson, cachedJsonBytes, matchesPattern } from '@homecore/core-traits';
 import { GlobIndex } from './glob-index.js';
 
 const encoder = new TextEncoder();
@@ -13,13 +13,14 @@ class SharedEvent implements DeliveredEvent {
     this.event = event;
   }
 
+  // A core's sealed state events are assembled from their states' cached JSON (see sealJson).
   json(): string {
-    if (this.text === undefined) this.text = JSON.stringify(this.event);
+    if (this.text === undefined) this.text = cachedJson(this.event);
     return this.text;
   }
 
   bytes(): Uint8Array {
-    if (this.encoded === undefined) this.encoded = encoder.encode(this.json());
+    if (this.encoded === undefined) this.encoded = this.text === undefined ? cachedJsonBytes(this.event) : encoder.encode(this.text);
     return this.encoded;
   }
 }

@@ -15,7 +15,7 @@ import type { HostLimits } from './settings.js';
 /** Home Assistant's longest entity id (`MAX_LENGTH_STATE_ENTITY_ID`), enforced whatever the core. */
 export const MAX_ENTITY_ID_LENGTH = 255;
 
-/** Context ids whose place in a causal chain is remembered (oldest forgotten first). */
+/** Context ids whose place in a causal chain is remembered at least (oldest forgotten first). */
 const LOOP_MEMORY = 8192;
 /** Shared repeat refusals kept per plugin (by kind, limit and hook). */
 const REPEAT_REFUSALS = 64;
@@ -110,7 +110,12 @@ export interface ChainLink {
  * forgotten starts a new chain.
  */
 export class LoopGuard {
-  private readonly links = new Map<string, ChainLink>();
+  // Two generations instead of one Map evicting its first key: a Map used as a FIFO keeps deleted
+  // entries as holes that keys().next() walks past, which cost ~10 µs per eviction once it is full.
+  // The recent ids live in `young`; when it holds LOOP_MEMORY, it becomes `old` and the previous
+  // old is forgotten, so at least the LOOP_MEMORY most recent ids are always remembered.
+  private young = new Map<string, ChainLink>();
+  private old = new Map<string, ChainLink>();
 
   constructor(
     readonly maxDepth: number,
@@ -120,21 +125,23 @@ export class LoopGuard {
   /** The link an action caused by `parent` would have; a depth or action count past the bounds is the caller's to refuse. */
   next(parent: string | null): ChainLink {
     if (parent === null) return { root: { actions: 0 }, depth: 0 };
-    let link = this.links.get(parent);
+    let link = this.young.get(parent);
     if (link === undefined) {
-      // An event from outside (or one whose chain was forgotten): the root of a new chain.
-      link = { root: { actions: 0 }, depth: 0 };
-      this.remember(parent, link);
-    } else if (link.depth === 0) {
-      this.links.delete(parent); // most recently used goes last
-      this.links.set(parent, link);
+      link = this.old.get(parent);
+      if (link === undefined) {
+        // An event from outside (or one whose chain was forgotten): the root of a new chain.
+        link = { root: { actions: 0 }, depth: 0 };
+        this.remember(parent, link);
+      } else if (link.depth === 0) {
+        this.remember(parent, link); // a root answered again stays fresh
+      }
     }
     return { root: link.root, depth: link.depth + 1 };
   }
 
   /** The chain an event belongs to, if remembered (no refresh: dispatch only looks). */
   rootOf(contextId: string): ChainRoot | undefined {
-    return this.links.get(contextId)?.root;
+    return (this.young.get(contextId) ?? this.old.get(contextId))?.root;
   }
 
   /** Counts an admitted action against its root and remembers its context for what it causes. */
@@ -145,8 +152,10 @@ export class LoopGuard {
   }
 
   private remember(id: string, link: ChainLink): void {
-    this.links.set(id, link);
-    if (this.links.size > LOOP_MEMORY) this.links.delete(this.links.keys().next().value as string);
+    this.young.set(id, link);
+    if (this.young.size < LOOP_MEMORY) return;
+    this.old = this.young;
+    this.young = new Map();
   }
 }
 

@@ -58,19 +58,23 @@ describe('events larger than a receiver accepts', () => {
     expect(registry.stats().plugins.roomy?.dropped.too_large).toBe(0);
   });
 
-  it('serialise an event only when a receiver has a cap', async () => {
-    const encode = vi.spyOn(TextEncoder.prototype, 'encode');
+  it('serialise an event only when a receiver has a cap, and each state once', async () => {
+    const stringify = vi.spyOn(JSON, 'stringify');
+    const statesSerialised = () => stringify.mock.calls.filter(([value]) => (value as { entity_id?: unknown } | null)?.entity_id === 'sensor.x').length;
     const { core, registry } = house(10_000);
     const seen: string[] = [];
     await registry.load(manifest('roomy', { permissions: ['state:read:*'], subscriptions: { entities: ['sensor.x'] } }), watcher(seen));
     core.setState('sensor.x', '1', { note: 'a' }, userContext(core));
     await registry.idle();
     expect(seen).toEqual(['a']);
-    expect(encode).not.toHaveBeenCalled();
+    expect(statesSerialised()).toBe(0);
 
     await registry.load(manifest('tiny', { permissions: ['state:read:*'], subscriptions: { entities: ['sensor.x'] }, runtime: 'wasm' }), watcher(seen));
     core.setState('sensor.x', '2', { note: 'b' }, userContext(core));
     await registry.idle();
-    expect(encode).toHaveBeenCalledTimes(1); // once, shared by every receiver
+    expect(statesSerialised()).toBe(2); // old and new state, once each, shared by every receiver
+    core.setState('sensor.x', '3', { note: 'c' }, userContext(core));
+    await registry.idle();
+    expect(statesSerialised()).toBe(3); // only the new one: the old state's JSON is reused
   });
 });
