@@ -73,6 +73,14 @@ describe('workspace packages', () => {
     });
   }
 
+  it('every package build is cached by turborepo (no package turns the cache off)', () => {
+    const uncached = packages
+      .filter(({ dir }) => existsSync(join(dir, 'turbo.json')))
+      .filter(({ dir }) => (JSON.parse(readFileSync(join(dir, 'turbo.json'), 'utf8')) as { tasks?: { build?: { cache?: boolean } } }).tasks?.build?.cache === false)
+      .map(({ json }) => json.name);
+    expect(uncached).toEqual([]);
+  });
+
   it('dependencies point down the layers, so the graph has no cycles', () => {
     const wrong: string[] = [];
     for (const { json } of packages) {
