@@ -45,6 +45,7 @@ export {
   ConfigEntryError,
   ConfigEntryNotReady,
   definePlugin,
+  type ConfigData,
   type Attributes,
   type HomeCorePlugin,
   type PluginContext,
