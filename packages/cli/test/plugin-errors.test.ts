@@ -42,6 +42,14 @@ describe('errors from plugin code, through homecore run', () => {
     expect(failed.error.cause.stack).toMatch(/at Object\.onStateChanged \(file:\/\/.*\/thrower\/index\.js\?v=[\d-]+:4:5\)/);
   });
 
+  it('keep their file and line when the plugin runs isolated in a worker', () => {
+    const dir = pluginDir({ thrower: plugins.thrower });
+    const scenario = tempFile('s.jsonl', '{"set": "sensor.temp", "state": "26"}\n');
+    const records = run('run', dir, '--scenario', scenario, '--isolation', 'worker', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const failed = records.find((r) => r.type === 'handler_failed' && r.plugin === 'thrower');
+    expect(failed.error).toMatchObject({ code: 'HC_ERR_HANDLER_FAILED', location: `${join(dir, 'thrower', 'index.js')}:8:9`, cause: { message: 'boom in handler' } });
+  });
+
   it('an entry that cannot be imported is reported as an import failure naming the file and the cause', () => {
     const dir = pluginDir(plugins);
     const text = run('run', dir);
