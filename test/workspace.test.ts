@@ -40,7 +40,8 @@ const layer: Record<string, number> = {
   '@homecore/runtime-native': 5,
   '@homecore/runtime-wasm': 5,
   '@homecore/api': 5,
-  '@homecore/plugin-example': 6,
+  // The examples' tests use the test kit, as a plugin author's would.
+  '@homecore/plugin-example': 7,
   '@homecore/cli': 7,
   '@homecore/testing': 6,
 };
@@ -71,6 +72,32 @@ describe('workspace packages', () => {
       expect(existsSync(join(dir, 'LICENSE'))).toBe(true);
     });
   }
+
+  it("package READMEs link only to what works on the registry's page: absolute repository URLs of files that exist, or files in the package", () => {
+    const broken: string[] = [];
+    for (const { dir, json } of packages) {
+      const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+      const repo = (json.repository?.url ?? '').replace(/^git\+/, '').replace(/\.git$/, '');
+      for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const path = target!.split('#')[0]!;
+        if (path === '' || /^mailto:/.test(path)) continue;
+        if (path.startsWith(`${repo}/blob/main/`) || path.startsWith(`${repo}/tree/main/`)) {
+          if (!existsSync(join(root, path.slice(`${repo}/blob/main/`.length)))) broken.push(`${json.name}: ${target} (no such file in the repository)`);
+        } else if (!/^https?:\/\//.test(path) && (path.startsWith('..') || !existsSync(join(dir, path)))) {
+          broken.push(`${json.name}: ${target} (a relative link outside the package breaks on npmjs.com: use ${repo}/blob/main/...)`);
+        }
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  it('every package build is cached by turborepo (no package turns the cache off)', () => {
+    const uncached = packages
+      .filter(({ dir }) => existsSync(join(dir, 'turbo.json')))
+      .filter(({ dir }) => (JSON.parse(readFileSync(join(dir, 'turbo.json'), 'utf8')) as { tasks?: { build?: { cache?: boolean } } }).tasks?.build?.cache === false)
+      .map(({ json }) => json.name);
+    expect(uncached).toEqual([]);
+  });
 
   it('dependencies point down the layers, so the graph has no cycles', () => {
     const wrong: string[] = [];

@@ -1,4 +1,4 @@
-import type { HomecoreError } from '@homecore/core-traits';
+import { errorLocation, type HomecoreError } from '@homecore/core-traits';
 import type { PluginStats, RegistryActivity } from '@homecore/registry';
 import type { ScenarioStep } from './scenario.js';
 
@@ -110,6 +110,11 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
   const green = (t: string) => paint('32', t);
   const cyan = (t: string) => paint('36', t);
   const line = (who: string, text: string) => write(`${dim(`${elapsed().toFixed(3).padStart(8)}s`)}  ${who.padEnd(24)} ${text}\n`);
+  // Where plugin code threw (file:line:column), under the failure; the whole stack is in --json.
+  const at = (error: HomecoreError) => {
+    const location = errorLocation(error);
+    if (location !== undefined && !error.message.includes(location)) line(' '.repeat(24), dim(`at ${location}`));
+  };
 
   return {
     activity(a) {
@@ -119,7 +124,10 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
         case 'plugin_unloaded': return line(who, dim('unloaded'));
         case 'plugin_reloaded': return line(who, green('reloaded'));
         case 'setup_failed': {
-          line(who, red(`setup failed: ${a.error.message}${a.retryInMs === null ? '' : ` (retry in ${(a.retryInMs / 1000).toFixed(1)} s)`}`));
+          // An entry that cannot be imported never reached setup: say which it was.
+          const what = a.error.code === 'HC_ERR_ENTRY_IMPORT_FAILED' ? 'entry import failed' : 'setup failed';
+          line(who, red(`${what}: ${a.error.message}${a.retryInMs === null ? '' : ` (retry in ${(a.retryInMs / 1000).toFixed(1)} s)`}`));
+          at(a.error);
           const hint = cliHint(a.error.code);
           return hint === undefined ? undefined : line(' '.repeat(24), dim(hint));
         }
@@ -140,13 +148,17 @@ export function textOutput(write: Write, elapsed: () => number, color: boolean):
         }
         case 'warning': return line(who, yellow(`warning: ${a.message}`));
         case 'permission_denied': return line(who, yellow(`denied ${a.action} ${a.target}${a.hook ? ` in ${a.hook}` : ''}`));
-        case 'handler_failed': return line(who, red(`${a.hook} failed: ${a.error.message}`));
+        case 'handler_failed':
+          line(who, red(`${a.hook} failed: ${a.error.message}`));
+          return at(a.error);
         case 'event_dropped': return line(who, yellow(`dropped ${a.event_type} (${a.reason})`));
         case 'plugin_backoff': return line(who, yellow(`backing off ${a.backoffMs} ms after ${a.failures} failures`));
         case 'plugin_resumed': return line(who, green('resumed'));
         case 'plugin_quarantined': return line(who, red(`quarantined: ${a.reason}`));
         case 'reload_failed': return line(who, red(`reload failed, old version kept: ${a.error.message}`));
-        case 'teardown_failed': return line(who, red(`teardown failed: ${a.error.message}`));
+        case 'teardown_failed':
+          line(who, red(`teardown failed: ${a.error.message}`));
+          return at(a.error);
         case 'grant_stored': return line(who, dim(a.message));
         case 'store_failed': return line(who, red(`saving config entries failed: ${a.message}`));
         case 'upgrade_refused': {

@@ -46,6 +46,7 @@ export {
   ConfigEntryError,
   ConfigEntryNotReady,
   definePlugin,
+  type ConfigData,
   type Attributes,
   type HomeCorePlugin,
   type PluginContext,
@@ -65,6 +66,6 @@ export type {
   RuntimeStats,
 } from './runtime.js';
 export { HOMECORE_VERSION } from './version.js';
-export { ErrorCode, HomecoreError, isHomecoreError, toHomecoreError, type ErrorCodeValue, type ErrorOptions } from '@homecore/errors';
+export { ErrorCode, HomecoreError, errorLocation, isHomecoreError, toHomecoreError, type ErrorCodeValue, type ErrorOptions } from '@homecore/errors';
 export type { PluginManifest } from '@homecore/manifest';
 export { PATTERN_MAX_LENGTH, PATTERN_MAX_WILDCARDS, patternProblem, type PatternProblem } from '@homecore/manifest/pattern';

@@ -91,12 +91,12 @@ export const CONFIG_ENTRY_RECOVERABLE: Readonly<Record<ConfigEntryState, boolean
   failed_unload: false,
 });
 
-/** A config entry in HA's API shape (`as_dict` plus `state` and `reason`). */
-export interface ConfigEntry {
+/** A config entry in HA's API shape (`as_dict` plus `state` and `reason`); `Data` types its `data`. */
+export interface ConfigEntry<Data extends object = Record<string, JsonValue>> {
   readonly entry_id: string;
   readonly domain: string;
   readonly title: string;
-  readonly data: Readonly<Record<string, JsonValue>>;
+  readonly data: Readonly<Data>;
   readonly options: Readonly<Record<string, JsonValue>>;
   readonly source: string;
   readonly unique_id: string | null;

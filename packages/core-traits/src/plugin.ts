@@ -27,18 +27,21 @@ export interface Subscription {
   events?: readonly string[];
 }
 
+/** The default type of a config entry's `data`: any JSON object. */
+export type ConfigData = Record<string, JsonValue>;
+
 /**
  * Everything a plugin may do to the home. Each call is checked against the manifest's
  * `permissions` (deny by default); a denied call throws `HC_ERR_PERMISSION_DENIED` and is audited.
- * Writes carry a context naming the plugin.
+ * Writes carry a context naming the plugin. `Config` types `configEntry.data`.
  */
-export interface PluginContext {
+export interface PluginContext<Config extends object = ConfigData> {
   /** The plugin's id (its domain). */
   readonly pluginId: PluginId;
   /** The validated manifest. */
   readonly manifest: PluginManifest;
   /** The plugin's config entry as it is now. */
-  readonly configEntry: ConfigEntry;
+  readonly configEntry: ConfigEntry<Config>;
   /** A logger named after the plugin. */
   readonly logger: PluginLogger;
   /** Aborted when the plugin is being torn down or unloaded: stop timers and I/O. */
@@ -71,11 +74,12 @@ export interface PluginContext {
 
 /**
  * A native plugin. Only `setup` is required. Each plugin receives its events in order, one at a
- * time; a throw or rejection counts against this plugin only.
+ * time; a throw or rejection counts against this plugin only. `Config` types its config entry's
+ * `data` (the registry has checked it against the manifest's `config_schema`).
  */
-export interface HomeCorePlugin {
+export interface HomeCorePlugin<Config extends object = ConfigData> {
   /** Called once with the plugin's context; throw `ConfigEntryNotReady` to be retried with backoff. */
-  setup(context: PluginContext): void | Promise<void>;
+  setup(context: PluginContext<Config>): void | Promise<void>;
   /** Called before unload; always runs, even after errors. */
   teardown?(): void | Promise<void>;
   /** A subscribed entity's state changed. */
@@ -85,13 +89,14 @@ export interface HomeCorePlugin {
   /** A service listed in the manifest's `services` was called and no handler was registered for it. */
   onServiceCall?(call: ServiceCall): unknown | Promise<unknown>;
   /** The config entry's options changed; without this hook the plugin is reloaded instead. */
-  onConfigUpdate?(entry: ConfigEntry): void | Promise<void>;
+  onConfigUpdate?(entry: ConfigEntry<Config>): void | Promise<void>;
   /**
    * Optional, HA's `async_migrate_entry`: called before setup when the stored entry's
    * `version`/`minor_version` differ from the plugin's (manifest `config_entry_version` /
    * `config_entry_minor_version`, default 1). Return the migrated fields (`version` and
    * `minor_version` default to the plugin's), `true` to keep the data at the plugin's versions, or
    * `false` (or throw) when it cannot: the entry then stays `migration_error` with its stored data unchanged.
+   * The stored data is of an older version, so it is not typed as `Config`.
    */
   migrateEntry?(entry: ConfigEntry):
     | boolean
@@ -99,8 +104,12 @@ export interface HomeCorePlugin {
     | Promise<boolean | { data?: Record<string, JsonValue>; options?: Record<string, JsonValue>; title?: string; version?: number; minor_version?: number }>;
 }
 
-/** Types a native plugin object (an identity function that keeps authors honest). */
-export function definePlugin<T extends HomeCorePlugin>(plugin: T): T {
+/**
+ * Types a native plugin object (an identity function that keeps authors honest).
+ * `definePlugin<MyConfig>({ setup(ctx) { ctx.configEntry.data.sensor } })` types the config entry's
+ * data in every hook; without a type argument the plugin's own type is kept as written.
+ */
+export function definePlugin<Config extends object = ConfigData, T extends HomeCorePlugin<Config> = HomeCorePlugin<Config>>(plugin: T & HomeCorePlugin<Config>): T {
   return plugin;
 }
 

@@ -35,12 +35,19 @@ export class HomecoreError extends Error {
     this.details = options.details;
   }
 
-  /** A plain object for logs and `--json` output. */
+  /**
+   * A plain object for logs and `--json` output. An error thrown by plugin code comes along as
+   * `cause` (name, message, stack) and `location` (`file:line:column` where it was thrown).
+   */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { code: this.code, message: this.message };
     if (this.plugin !== undefined) out.plugin = this.plugin;
     if (this.hook !== undefined) out.hook = this.hook;
     if (this.details !== undefined) out.details = this.details;
+    const location = errorLocation(this);
+    if (location !== undefined) out.location = location;
+    if (this.cause instanceof HomecoreError) out.cause = this.cause.toJSON();
+    else if (this.cause instanceof Error) out.cause = { name: this.cause.name, message: this.cause.message, ...(this.cause.stack !== undefined ? { stack: this.cause.stack } : {}) };
     return out;
   }
 }
@@ -77,4 +84,42 @@ export function toHomecoreError(
   if (isHomecoreError(thrown)) return thrown;
   const text = thrown instanceof Error ? thrown.message : String(thrown);
   return new HomecoreError(code, text, { ...options, cause: thrown });
+}
+
+// `    at fn (file:///x/index.js?v=1-2:3:9)` or `    at file:///x/index.js:3:9` or `    at /x/index.js:3:9`
+const FRAME = /^\s*at (?:.*? \()?((?:file:\/\/|\/|[A-Za-z]:\\|wasm:\/\/)[^)]*?):(\d+):(\d+)\)?$/;
+
+/**
+ * Where the innermost non-HOMECORE error in `error`'s cause chain was thrown, as
+ * `path:line:column` (a plugin's own file when one is on the stack; `details.location` when an
+ * error in the chain gives one), or undefined.
+ */
+export function errorLocation(error: unknown): string | undefined {
+  let inner: unknown = error;
+  for (let depth = 0; depth < 8 && inner instanceof HomecoreError; depth++) {
+    // Set where the stack cannot tell (a syntax error names no frame of the file it is in).
+    if (typeof inner.details?.location === 'string') return inner.details.location;
+    if (inner.cause === undefined) break;
+    inner = inner.cause;
+  }
+  if (!(inner instanceof Error) || inner instanceof HomecoreError || typeof inner.stack !== 'string') return undefined;
+  const frames: { file: string; line: string; column: string; entry: boolean }[] = [];
+  for (const text of inner.stack.split('\n')) {
+    const match = FRAME.exec(text);
+    if (match === null) continue;
+    const raw = match[1]!;
+    // A native plugin's entry is imported with a `?v=` query that makes each load fresh.
+    const entry = /\?v=\d+-\d+$/.test(raw);
+    let file = raw.replace(/\?v=\d+-\d+$/, '');
+    if (file.startsWith('file://')) {
+      try {
+        file = decodeURIComponent(new URL(file).pathname);
+      } catch {
+        // keep the URL as it is
+      }
+    }
+    frames.push({ file, line: match[2]!, column: match[3]!, entry });
+  }
+  const pick = frames.find((f) => f.entry) ?? frames.find((f) => !f.file.includes('/node_modules/')) ?? frames[0];
+  return pick === undefined ? undefined : `${pick.file}:${pick.line}:${pick.column}`;
 }

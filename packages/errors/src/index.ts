@@ -1,2 +1,2 @@
 export { ErrorCode, type ErrorCodeValue } from './codes.js';
-export { HomecoreError, isHomecoreError, toHomecoreError, type ErrorOptions } from './error.js';
+export { HomecoreError, errorLocation, isHomecoreError, toHomecoreError, type ErrorOptions } from './error.js';

@@ -52,7 +52,14 @@ export interface WireError {
   readonly details?: Record<string, unknown>;
   /** Thrown by the plugin's own function as a plain error: the host rethrows it plain, so the registry wraps it as it would in process. */
   readonly plain?: boolean;
+  /** A plain error's stack, so logs name the plugin's file and line as they do in process. */
+  readonly stack?: string;
+  /** What the plugin threw, under a coded error (its stack, for the same reason). */
+  readonly cause?: { readonly name?: string; readonly message?: string; readonly stack?: string };
 }
+
+// A stack is for people reading logs; the guest may be hostile, so it is text and bounded.
+const MAX_STACK_CHARS = 16 * 1024;
 
 const CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
 
@@ -69,10 +76,16 @@ export function toWire(error: unknown, plain = false): WireError {
       name: e.name,
       ...(e.hook !== undefined ? { hook: e.hook } : {}),
       ...(e.details !== undefined ? { details: plainDetails(e.details) } : {}),
+      ...(e.cause instanceof Error && !isHomecoreError(e.cause)
+        ? { cause: { name: e.cause.name, message: e.cause.message, ...(typeof e.cause.stack === 'string' ? { stack: e.cause.stack.slice(0, MAX_STACK_CHARS) } : {}) } }
+        : {}),
     };
   }
   const message = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
-  if (plain) return { code: ErrorCode.HANDLER_FAILED, message: error instanceof Error ? error.message : String(error), name: error instanceof Error ? error.name : 'Error', plain: true };
+  if (plain) {
+    const stack = error instanceof Error && typeof error.stack === 'string' ? { stack: error.stack.slice(0, MAX_STACK_CHARS) } : {};
+    return { code: ErrorCode.HANDLER_FAILED, message: error instanceof Error ? error.message : String(error), name: error instanceof Error ? error.name : 'Error', plain: true, ...stack };
+  }
   return { code: ErrorCode.INTERNAL, message, name: error instanceof Error ? error.name : 'Error' };
 }
 
@@ -81,6 +94,7 @@ export function fromWire(wire: WireError, plugin: string): Error {
   if (wire.plain === true) {
     const plain = new Error(String(wire.message).slice(0, 4096));
     if (typeof wire.name === 'string' && /^[A-Za-z]{1,64}$/.test(wire.name)) plain.name = wire.name;
+    if (typeof wire.stack === 'string') plain.stack = wire.stack.slice(0, MAX_STACK_CHARS);
     return plain;
   }
   const code = CODES.has(wire.code) ? (wire.code as ErrorCodeValue) : ErrorCode.IPC_INVALID;
@@ -89,10 +103,19 @@ export function fromWire(wire: WireError, plugin: string): Error {
     plugin,
     ...(typeof wire.hook === 'string' ? { hook: wire.hook } : {}),
     ...(details !== undefined ? { details } : {}),
+    ...(typeof wire.cause === 'object' && wire.cause !== null ? { cause: plainError(wire.cause) } : {}),
   });
   // Keep the class name a plugin threw (ConfigEntryNotReady...): hosts print it.
   if (typeof wire.name === 'string' && /^[A-Za-z]{1,64}$/.test(wire.name)) error.name = wire.name;
   return error;
+}
+
+/** A plain Error rebuilt from the guest's name, message and stack (text only, bounded). */
+function plainError(wire: { readonly name?: unknown; readonly message?: unknown; readonly stack?: unknown }): Error {
+  const plain = new Error(String(wire.message ?? '').slice(0, 4096));
+  if (typeof wire.name === 'string' && /^[A-Za-z]{1,64}$/.test(wire.name)) plain.name = wire.name;
+  if (typeof wire.stack === 'string') plain.stack = wire.stack.slice(0, MAX_STACK_CHARS);
+  return plain;
 }
 
 /** The message without the `[plugin x, hook y] ` prefix the host side adds back. */

@@ -1,8 +1,8 @@
 // The same event sequences through the native and the wasm version of each plugin must produce
-// the same actions. Reusable for plugins in other languages: build a house with the plugin under
-// test, run the story, compare with the native actions.
+// the same actions (the kit's recorder: writes, no-op writes, calls, denials, errors). Reusable for
+// plugins in other languages: build a house with the plugin under test, run the story, compare.
 import { describe, expect, it } from 'vitest';
-import { WasmRuntime } from '@homecore/runtime-wasm';
+import { compareActions, formatActionDiff, type TestHome } from '@homecore/testing';
 import {
   loadWasmPlugin,
   motionLight,
@@ -13,70 +13,70 @@ import {
   type WasmPluginName,
 } from '@homecore/plugin-example';
 import type { HomeCorePlugin, JsonValue } from '@homecore/core-traits';
-import { buildHouse, type House } from './harness.js';
+import { buildHouse } from './harness.js';
 import { motionStory, temperatureStory } from './scenarios.js';
 
-const stories: Record<WasmPluginName, { native: () => HomeCorePlugin; data: Record<string, JsonValue>; run: (house: House) => Promise<string[]> }> = {
+const stories: Record<WasmPluginName, { native: () => HomeCorePlugin; data: Record<string, JsonValue>; run: (home: TestHome) => Promise<string[]> }> = {
   temperature_alert: { native: temperatureAlert, data: { ...temperatureAlertConfig }, run: temperatureStory },
   motion_light: { native: motionLight, data: { ...motionLightConfig, off_after_s: 2 }, run: motionStory },
 };
 
 async function nativeActions(name: WasmPluginName): Promise<string[]> {
   const story = stories[name];
-  const house = await buildHouse([{ manifest: nativeManifests[name], code: story.native(), data: story.data }]);
+  const home = await buildHouse([{ manifest: nativeManifests[name], code: story.native(), data: story.data }]);
   try {
-    return await story.run(house);
+    return await story.run(home);
   } finally {
-    await house.close();
+    await home.close();
   }
 }
 
-async function wasmRun(name: WasmPluginName): Promise<{ actions: string[]; house: House }> {
+async function wasmRun(name: WasmPluginName): Promise<{ actions: string[]; home: TestHome }> {
   const story = stories[name];
   const { bytes, manifest } = await loadWasmPlugin(name);
-  const runtime = new WasmRuntime({ trust: { mode: 'development' }, warn: () => undefined });
-  const house = await buildHouse([{ manifest, code: bytes, data: story.data }], [runtime]);
-  return { actions: await story.run(house), house };
+  const home = await buildHouse([{ manifest, code: bytes, data: story.data }]);
+  return { actions: await story.run(home), home };
 }
 
 describe.each(['temperature_alert', 'motion_light'] as const)('%s: wasm and native agree', (name) => {
   it('takes the same actions on the same events', async () => {
     const expected = await nativeActions(name);
     expect(expected.length).toBeGreaterThan(0);
-    const { actions, house } = await wasmRun(name);
+    const { actions, home } = await wasmRun(name);
     try {
-      expect(actions).toEqual(expected);
-      const summary = house.home.registry.get(name);
+      // The aligned diff names the one action that differs instead of a cascade.
+      expect(formatActionDiff(compareActions(expected, actions))).toBe('no differences');
+      const summary = home.registry.get(name);
       expect(summary?.runtime).toBe('wasm');
       expect(summary?.state).toBe('loaded');
-      expect(house.home.registry.audit(name)).toEqual([]);
-      expect(house.home.registry.stats().plugins[name]?.errors).toBe(0);
+      expect(home.registry.audit(name)).toEqual([]);
+      expect(home.registry.stats().plugins[name]?.errors).toBe(0);
     } finally {
-      await house.close();
+      await home.close();
     }
   });
 });
 
 describe('wasm plugins refuse bad input like the native ones', () => {
   it('motion_light_wasm fails set_timeout without a positive number of seconds', async () => {
-    const { house } = await wasmRun('motion_light');
+    const { home } = await wasmRun('motion_light');
     try {
-      await expect(house.call('motion_light', 'set_timeout', { seconds: -1 })).rejects.toThrow();
-      await expect(house.call('motion_light', 'set_timeout', {})).rejects.toThrow();
+      home.clearActions();
+      await expect(home.call('motion_light', 'set_timeout', { seconds: -1 })).rejects.toThrow();
+      await expect(home.call('motion_light', 'set_timeout', {})).rejects.toThrow();
+      expect(home.lines()).toEqual([]);
     } finally {
-      await house.close();
+      await home.close();
     }
   });
 
   it('temperature_alert_wasm fails setup when low is above high', async () => {
     const { bytes, manifest } = await loadWasmPlugin('temperature_alert');
-    const house = await buildHouse([], [new WasmRuntime({ trust: { mode: 'development' }, warn: () => undefined })]);
+    const home = await buildHouse();
     try {
-      await expect(
-        house.home.registry.load(manifest, bytes, { config: { data: { ...temperatureAlertConfig, high: 18, low: 22 } } }),
-      ).rejects.toThrow();
+      await expect(home.load({ ...manifest }, bytes, { data: { ...temperatureAlertConfig, high: 18, low: 22 } })).rejects.toThrow();
     } finally {
-      await house.close();
+      await home.close();
     }
   });
 });

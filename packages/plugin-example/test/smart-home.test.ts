@@ -1,18 +1,19 @@
 // Loads examples/smart-home as the demo does (discovery, config.json, the wasm gate under a strict
-// trust policy with the demo key) and checks that native and wasm plugins run side by side.
+// trust policy with the demo key) and checks that native and wasm plugins run side by side. The
+// test kit runs development trust only, so this host is built by hand, on the kit's clock.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { WasmRuntime } from '@homecore/runtime-wasm';
 import { createHomecore } from '@homecore/runtime-native';
-import { ManualClock, START } from './harness.js';
+import { ManualClock } from '@homecore/testing';
 
 const HOME = fileURLToPath(new URL('../../../examples/smart-home/', import.meta.url));
 
 describe('examples/smart-home', () => {
   it('loads every plugin under a strict trust policy and runs native and wasm side by side', async () => {
     const demoKey = readFileSync(`${HOME}keys/demo-publisher.pub`, 'utf8').trim();
-    const clock = new ManualClock(START);
+    const clock = new ManualClock();
     const home = createHomecore({
       clock,
       runtimes: [new WasmRuntime({ trust: { mode: 'strict', trustedKeys: [demoKey] } })],

@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ErrorCode, HomecoreError, type HomeCorePlugin, type PluginCode, type PluginManifest } from '@homecore/core-traits';
+import { ErrorCode, HomecoreError, errorLocation, type HomeCorePlugin, type PluginCode, type PluginManifest } from '@homecore/core-traits';
 
 /** A factory or a class; which one is told apart at run time. */
 type AnyFunction = (() => unknown) | (new () => unknown);
@@ -100,12 +102,7 @@ async function importFresh(url: URL, manifest: PluginManifest): Promise<unknown>
   try {
     mod = (await import(/* @vite-ignore */ url.href)) as Record<string, unknown>;
   } catch (error) {
-    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    throw new HomecoreError(
-      ErrorCode.ENTRY_INVALID,
-      `Importing the entry module ${path} failed with ${text}; fix the module (or its build) so that it loads`,
-      { plugin: manifest.domain, details: { path }, cause: error },
-    );
+    throw importFailure(error, path, manifest.domain);
   }
   const exported = mod.default ?? mod.plugin;
   if (exported === undefined) {
@@ -116,6 +113,59 @@ async function importFresh(url: URL, manifest: PluginManifest): Promise<unknown>
     );
   }
   return exported;
+}
+
+/**
+ * Says why an entry module could not be imported: a syntax error (with the file and line), a
+ * module it imports that cannot be found, or a throw while the module was evaluated.
+ */
+function importFailure(error: unknown, path: string, plugin: string): HomecoreError {
+  const cause = error instanceof Error ? error : new Error(String(error));
+  const text = `${cause.name}: ${cause.message}`;
+  const code = (cause as { code?: unknown }).code;
+  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_UNSUPPORTED_DIR_IMPORT' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') {
+    const specifier = /(?:package|module) '([^']+)'/.exec(cause.message)?.[1];
+    return new HomecoreError(
+      ErrorCode.ENTRY_IMPORT_FAILED,
+      `The entry module ${path} imports something that cannot be found (${cause.message}); install it next to the plugin, or bundle it into the entry`,
+      { plugin, details: { path, reason: 'module_not_found', ...(specifier !== undefined ? { specifier } : {}) }, cause },
+    );
+  }
+  if (cause instanceof SyntaxError) {
+    // Node names no file for a syntax error met while importing; its checker does, for the entry itself.
+    const location = syntaxErrorLocation(path);
+    const where = location === undefined ? `in ${path} or a module it imports` : `at ${location}`;
+    return new HomecoreError(
+      ErrorCode.ENTRY_IMPORT_FAILED,
+      `The entry module has a syntax error ${where}: ${text}; fix the source (or its build)`,
+      { plugin, details: { path, reason: 'syntax_error', ...(location !== undefined ? { location } : {}) }, cause },
+    );
+  }
+  const location = errorLocation(new HomecoreError(ErrorCode.ENTRY_IMPORT_FAILED, '', { cause }));
+  return new HomecoreError(
+    ErrorCode.ENTRY_IMPORT_FAILED,
+    `Importing the entry module ${path} failed: it threw ${text}${location === undefined ? '' : ` at ${location}`} while being evaluated; code at the top level of a module runs on import: move it into setup()`,
+    { plugin, details: { path, reason: 'threw' }, cause },
+  );
+}
+
+/** `path:line:column` of the syntax error in `path` (an ES module), from `node --check`, or undefined if it has none. */
+function syntaxErrorLocation(path: string): string | undefined {
+  let source: string;
+  try {
+    source = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // On stdin with an explicit type: Node 20 checks a `.js` file given by name as CommonJS first.
+  const checked = spawnSync(process.execPath, ['--input-type=module', '--check'], { input: source, encoding: 'utf8', timeout: 10_000 });
+  if (checked.status === 0 || typeof checked.stderr !== 'string') return undefined;
+  // The first line is `[stdin]:<line>`, then the source line and a caret under the column.
+  const [first = '', , caret = ''] = checked.stderr.split('\n');
+  const match = /^(.*):(\d+)$/.exec(first);
+  if (match === null) return undefined;
+  const column = caret.indexOf('^');
+  return `${path}:${match[2]}${column >= 0 ? `:${column + 1}` : ''}`;
 }
 
 async function instantiate(exported: AnyFunction, manifest: PluginManifest, where: string): Promise<unknown> {

@@ -172,19 +172,28 @@ describe('InProcessRuntime.load', () => {
       expect((await rejection(runtime.load(dir, manifest))).code).toBe(ErrorCode.ENTRY_NOT_FOUND);
     });
 
-    it('a module that fails to import: HC_ERR_ENTRY_INVALID with the cause', async () => {
+    it('a module that fails to import: HC_ERR_ENTRY_IMPORT_FAILED naming the file and the cause', async () => {
       const syntax = await writeModule('syntax.mjs', `export default { setup() {`);
       const error = await rejection(runtime.load(syntax, manifest));
-      expect(error.code).toBe(ErrorCode.ENTRY_INVALID);
+      expect(error.code).toBe(ErrorCode.ENTRY_IMPORT_FAILED);
       expect(error.message).toContain(syntax);
-      // Node reports a SyntaxError; test runners that transform modules word it their own way.
+      // Node reports a SyntaxError; test runners that transform modules word it their own way
+      // (homecore run, under Node's own loader, is tested in packages/cli/test/plugin-errors.test.ts).
       expect(error.cause).toBeInstanceOf(Error);
       expect(error.message).toContain((error.cause as Error).message);
+      expect(error.details).toMatchObject({ path: syntax });
 
       const throwing = await writeModule('throws.mjs', `throw new Error('top-level boom');`);
       const thrown = await rejection(runtime.load(throwing, manifest));
-      expect(thrown.code).toBe(ErrorCode.ENTRY_INVALID);
+      expect(thrown.code).toBe(ErrorCode.ENTRY_IMPORT_FAILED);
       expect(thrown.message).toContain('top-level boom');
+      expect(thrown.message).toContain('move it into setup()');
+      expect(thrown.details).toMatchObject({ path: throwing, reason: 'threw' });
+
+      const importsMissing = await writeModule('imports-missing.mjs', `import './not-there.mjs';\nexport default { setup() {} };`);
+      const missing = await rejection(runtime.load(importsMissing, manifest));
+      expect(missing.code).toBe(ErrorCode.ENTRY_IMPORT_FAILED);
+      expect(missing.message).toContain(importsMissing);
     });
 
     it('a module without a usable export: HC_ERR_ENTRY_INVALID saying what is expected', async () => {

@@ -131,13 +131,16 @@ export function runLoadGate(input: GateInput): GatedModule {
   return { bytes: memory.bytes, hashHex, maxPages: memory.maxPages, exportNames, clamped: memory.clamped, functions: layout.functionTypes.length };
 }
 
+/** The metering options of every gated load besides the shape limits (part of the disk cache's key). */
+// The host runs the start function itself, under the start budget (instance.ts).
+export const GATED_METER_OPTIONS = Object.freeze({ startFuel: 0, exportStart: true });
+
 /**
  * Meters gated bytes with the rewriter (the same pass checks every instruction against the
  * allowlist); refusals become coded errors naming the function and offset.
  */
 export async function meterGated(gated: GatedModule, plugin: string, shape: ModuleShapeLimits = DEFAULT_SHAPE_LIMITS): Promise<Uint8Array> {
-  // The host runs the start function itself, under the start budget (instance.ts).
-  const options = { startFuel: 0, shape, exportStart: true };
+  const options = { ...GATED_METER_OPTIONS, shape };
   try {
     // A large module is metered in slices, handing the event loop back between them.
     const large = gated.bytes.length > METER_SLICE_BYTES || gated.functions > METER_SLICE_FUNCTIONS;

@@ -1,5 +1,6 @@
 export { WasmRuntime, type WasmRuntimeStats } from './runtime.js';
 export { WasmPluginInstance, LOG_MESSAGE_MAX_BYTES } from './instance.js';
+export { type MeteredCacheOptions } from './disk-cache.js';
 export {
   DEFAULT_HOST_LIMITS,
   type PluginLimits,

@@ -1,5 +1,6 @@
 import { DEFAULT_LIMITS, ErrorCode, HomecoreError, type HostCore, type PluginManifest } from '@homecore/core-traits';
 import { DEFAULT_SHAPE_LIMITS, type ModuleShapeLimits } from './binary.js';
+import type { MeteredCacheOptions } from './disk-cache.js';
 import { decodeTagged } from './signing.js';
 
 /** Who may publish modules this host runs. */
@@ -46,6 +47,12 @@ export interface WasmRuntimeOptions {
    * Fuel stays the first wall; this one holds if metering is ever wrong. Costs a worker per plugin.
    */
   backstop?: WasmBackstop;
+  /**
+   * Development trust only (refused under `strict`): keep metered modules in this folder, so a
+   * later process (the next test run) skips metering. Entries are verified before use; whoever can
+   * write the folder is trusted, as with the code in node_modules beside it (docs/sandbox.md).
+   */
+  meteredCache?: MeteredCacheOptions;
 }
 
 /** Options of the wasm preemption backstop. */
@@ -107,6 +114,11 @@ export function resolveHostOptions(options: WasmRuntimeOptions): {
     if (typeof key !== 'string' || decodeTagged(key, 32) === undefined) {
       bad(`trust.trustedKeys entry ${JSON.stringify(key)} is not 'ed25519:<base64 of the raw 32-byte public key>'`);
     }
+  }
+  if (options.meteredCache !== undefined) {
+    const dir = (options.meteredCache as { dir?: unknown } | null)?.dir;
+    if (typeof dir !== 'string' || dir === '') bad(`meteredCache.dir must be a folder path, got ${JSON.stringify(dir)}`);
+    if (mode === 'strict') bad("meteredCache is for development trust only: a strict host meters every module from the bytes that passed the gate; remove meteredCache or use trust.mode 'development'");
   }
   const limits: WasmHostLimits = { ...DEFAULT_HOST_LIMITS };
   for (const [name, value] of Object.entries(options.limits ?? {})) {

@@ -13,9 +13,11 @@ import {
   type RuntimeLoadOptions,
 } from '@homecore/core-traits';
 import type { ModuleShapeLimits } from './binary.js';
-import { meterGated, runLoadGate, type GatedModule } from './gate.js';
+import { MeteredDiskCache, entryKey, runtimeFingerprint } from './disk-cache.js';
+import { GATED_METER_OPTIONS, meterGated, runLoadGate, type GatedModule } from './gate.js';
 import { WasmPluginInstance } from './instance.js';
 import { MeteredModuleCache } from './module-cache.js';
+import { sha256Hex } from './signing.js';
 import { startIsolated } from '@homecore/isolation';
 import { clampedLimits, resolveHostOptions, type WasmBackstop, type WasmHostLimits, type WasmRuntimeOptions } from './options.js';
 
@@ -45,6 +47,12 @@ export interface WasmRuntimeStats {
   readonly cachedModules: number;
   /** Times this runtime ran the metering rewriter. */
   readonly meteringRuns: number;
+  /** Metered modules taken from `meteredCache` (verified), so not metered in this process. */
+  readonly diskCacheHits: number;
+  /** Lookups in `meteredCache` that found no entry. */
+  readonly diskCacheMisses: number;
+  /** Entries in `meteredCache` that failed a check (hash, validation, size), ignored and rewritten. */
+  readonly diskCacheRejected: number;
 }
 
 /**
@@ -61,6 +69,8 @@ export class WasmRuntime implements PluginRuntime {
   private readonly shape: ModuleShapeLimits;
   private readonly cache = new MeteredModuleCache();
   private meteringRuns = 0;
+  private readonly disk: MeteredDiskCache | undefined;
+  private readonly diskCounts = { hits: 0, misses: 0, rejected: 0 };
   private readonly options: WasmRuntimeOptions;
   /** Set only by the backstop's worker, for a host that asked for unmetered test runs. */
   [UNMETERED]: boolean = false;
@@ -74,6 +84,8 @@ export class WasmRuntime implements PluginRuntime {
     this.clampUnboundedMemory = resolved.clampUnboundedMemory;
     this.shape = resolved.shape;
     this.warn = options.warn ?? ((message) => console.warn(message));
+    // Bounds what is read back; a metered copy is usually under twice its original, so 3x the largest module fits.
+    this.disk = options.meteredCache === undefined ? undefined : new MeteredDiskCache(options.meteredCache.dir, 3 * this.hostLimits.maxModuleBytes);
   }
 
   /** The host caps in force. */
@@ -88,6 +100,9 @@ export class WasmRuntime implements PluginRuntime {
       cacheMisses: this.cache.misses,
       cachedModules: this.cache.size,
       meteringRuns: this.meteringRuns,
+      diskCacheHits: this.diskCounts.hits,
+      diskCacheMisses: this.diskCounts.misses,
+      diskCacheRejected: this.diskCounts.rejected,
     };
   }
 
@@ -152,8 +167,7 @@ export class WasmRuntime implements PluginRuntime {
    * at most), large ones compiled off it alongside the metered copy.
    */
   private async meteredModule(gated: GatedModule, plugin: string): Promise<WebAssembly.Module> {
-    const metered = await meterGated(gated, plugin, this.shape);
-    this.meteringRuns++;
+    const metered = await this.meteredBytes(gated, plugin);
     const small = gated.bytes.length <= SYNC_VALIDATE_MAX_BYTES && gated.functions <= SYNC_VALIDATE_MAX_FUNCTIONS;
     const invalid = (cause: unknown): HomecoreError =>
       new HomecoreError(
@@ -181,6 +195,29 @@ export class WasmRuntime implements PluginRuntime {
     }
     await originalChecked;
     return module;
+  }
+
+  /** Meters gated bytes, or takes them from the disk cache when it has a verified entry. */
+  private async meteredBytes(gated: GatedModule, plugin: string): Promise<Uint8Array> {
+    const meter = async () => {
+      this.meteringRuns++;
+      return meterGated(gated, plugin, this.shape);
+    };
+    if (this.disk === undefined) return meter();
+    const fingerprint = await runtimeFingerprint().catch(() => undefined);
+    if (fingerprint === undefined) return meter();
+    const original = gated.clamped ? sha256Hex(gated.bytes) : gated.hashHex;
+    const key = entryKey(fingerprint, original, { ...GATED_METER_OPTIONS, shape: this.shape });
+    const found = await this.disk.get(key);
+    if ('bytes' in found) {
+      this.diskCounts.hits++;
+      return found.bytes;
+    }
+    if (found.rejected) this.diskCounts.rejected++;
+    else this.diskCounts.misses++;
+    const metered = await meter();
+    await this.disk.set(key, metered);
+    return metered;
   }
 
   private async readCode(code: PluginCode, plugin: string, baseDir: string | undefined): Promise<Uint8Array> {

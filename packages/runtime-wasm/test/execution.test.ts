@@ -95,7 +95,7 @@ describe('fuel', () => {
     const second = await runtime.load(bytes, manifest());
     expect(first.stats().cacheHit).toBe(0);
     expect(second.stats().cacheHit).toBe(1);
-    expect(runtime.stats()).toEqual({ cacheHits: 1, cacheMisses: 1, cachedModules: 1, meteringRuns: 1 });
+    expect(runtime.stats()).toEqual({ cacheHits: 1, cacheMisses: 1, cachedModules: 1, meteringRuns: 1, diskCacheHits: 0, diskCacheMisses: 0, diskCacheRejected: 0 });
     // Different metering parameters (a smaller memory cap) are a different entry.
     await runtime.load(bytes.slice(), manifest());
     expect(runtime.stats().cacheHits).toBe(2);

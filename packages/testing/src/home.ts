@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { InMemoryCore } from '@homecore/core';
 import {
   ErrorCode,
@@ -24,6 +25,12 @@ export interface TestHomeOptions {
   readonly start?: number;
   /** Load wasm plugins too, in development trust (default: when @homecore/runtime-wasm is installed). */
   readonly wasm?: boolean;
+  /**
+   * Where wasm plugins' metered modules are kept between test runs, so only the first run meters
+   * them (default `node_modules/.cache/homecore` of the nearest package above the working
+   * directory; `false` keeps nothing).
+   */
+  readonly cacheDir?: string | false;
   /** Isolation policy for native plugins (default: as each manifest says). */
   readonly isolation?: IsolationPolicy;
   /** Registry limits and failure policy, for tests of those. */
@@ -44,6 +51,8 @@ export interface TestHome {
   readonly core: InMemoryCore;
   readonly registry: PluginRegistry;
   readonly clock: ManualClock;
+  /** The runtimes plugins load into: native, then wasm when it is installed. */
+  readonly runtimes: readonly PluginRuntime[];
   /** Loads a plugin folder (with its manifest.json and config.json); resolves to its id. */
   loadFolder(dir: string, config?: ConfigEntryInit): Promise<string>;
   /** Loads a plugin from a manifest and its code (an object, a factory, a module path or wasm bytes). */
@@ -89,7 +98,10 @@ export async function createTestHome(options: TestHomeOptions = {}): Promise<Tes
   const runtimes: PluginRuntime[] = [new NativeRuntime({ core, ...(options.isolation !== undefined ? { isolation: options.isolation } : {}) })];
   if (options.wasm !== false) {
     const wasm = await importWasm(options.wasm === true);
-    if (wasm !== undefined) runtimes.push(new wasm.WasmRuntime({ trust: { mode: 'development' }, warn: () => undefined }));
+    const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir === false ? undefined : resolve(options.cacheDir);
+    if (wasm !== undefined) {
+      runtimes.push(new wasm.WasmRuntime({ trust: { mode: 'development' }, warn: () => undefined, ...(cacheDir !== undefined ? { meteredCache: { dir: cacheDir } } : {}) }));
+    }
   }
   let seed = 0x2545f491;
   // Deterministic entry ids and jitter: two runs of a test see the same values.
@@ -123,6 +135,7 @@ export async function createTestHome(options: TestHomeOptions = {}): Promise<Tes
     core,
     registry,
     clock,
+    runtimes,
     async loadFolder(dir, config) {
       const folder = resolve(dir);
       try {
@@ -202,6 +215,16 @@ export async function createTestHome(options: TestHomeOptions = {}): Promise<Tes
     },
   };
   return home;
+}
+
+/** `node_modules/.cache/homecore` of the nearest package above the working directory, if it has node_modules. */
+function defaultCacheDir(): string | undefined {
+  for (let dir = process.cwd(); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) {
+      return existsSync(join(dir, 'node_modules')) ? join(dir, 'node_modules', '.cache', 'homecore') : undefined;
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
 }
 
 async function importWasm(required: boolean): Promise<WasmModule | undefined> {
