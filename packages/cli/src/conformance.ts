@@ -9,7 +9,7 @@ export interface ConformanceRun {
   dir: string;
   /** Plugins loaded, with their runtime kind. */
   loaded: { plugin: string; runtime: string; state: string }[];
-  /** Each action a plugin took, in order: `[line N] plugin: set|report|remove|call|fire ...` (describeAction), no-op writes included. */
+  /** Each action a plugin took, in order: `[line N] plugin: set|report|remove|call|fire|denied ...` (describeAction), no-op writes and calls to missing services included. */
   actions: string[];
   /** Scenario steps and setups that failed, as `[line N] CODE`. */
   failures: string[];
@@ -54,13 +54,13 @@ export async function checkConformance(
 
 async function record(dir: string, steps: readonly ScenarioStep[], trust: { trustedKeys: string[]; allowUnsigned: boolean; isolation?: IsolationPolicy }): Promise<ConformanceRun> {
   const house = await openHouse({ ...trust, frozenAt: START, warn: () => undefined });
-  // The test kit's recorder: writes (no-op writes too), service calls and fired events, in order.
+  // The test kit's recorder: writes (no-op writes too), service calls (to missing services too), fired events and denials, in order.
   const recorder = new ActionRecorder(house.core, house.registry);
   const actions: string[] = [];
   const failures: string[] = [];
   const take = (where: string) => {
     for (const action of recorder.actions()) {
-      if (action.kind === 'write' || action.kind === 'service_call' || action.kind === 'event') actions.push(`[${where}] ${describeAction(action)}`);
+      if (action.kind !== 'log' && action.kind !== 'error') actions.push(`[${where}] ${describeAction(action)}`);
     }
     recorder.clear();
   };

@@ -5,7 +5,6 @@ import { InMemoryCore } from '@homecore/core';
 import {
   ErrorCode,
   HomecoreError,
-  isHomecoreError,
   type EntityState,
   type HomeCorePlugin,
   type JsonValue,
@@ -115,19 +114,6 @@ export async function createTestHome(options: TestHomeOptions = {}): Promise<Tes
     ...(options.failurePolicy !== undefined ? { failurePolicy: options.failurePolicy } : {}),
   });
   const recorder = new ActionRecorder(core, registry, { logs: options.logs === true });
-  // A call to a service nobody provides fires no call_service event: record it where it fails.
-  const callService = core.callService.bind(core);
-  core.callService = async (domain, service, data, callOptions) => {
-    try {
-      return await callService(domain, service, data, callOptions);
-    } catch (error) {
-      const user = callOptions.context.user_id;
-      if (isHomecoreError(error, ErrorCode.SERVICE_NOT_FOUND) && typeof user === 'string' && user.startsWith('plugin:')) {
-        recorder.record({ kind: 'service_call', plugin: user.slice('plugin:'.length), domain, service, data: JSON.parse(JSON.stringify(data ?? {})) as JsonValue, provided: false });
-      }
-      throw error;
-    }
-  };
   const outside = () => core.createContext({ userId: null });
   const stubs = new Map<string, () => void>();
 

@@ -1,4 +1,4 @@
-import type { BusEvent, HostCore, JsonValue } from '@homecore/core-traits';
+import { ErrorCode, isHomecoreError, type BusEvent, type HostCore, type JsonValue } from '@homecore/core-traits';
 import type { PluginRegistry, RegistryActivity } from '@homecore/registry';
 
 /** One thing a plugin did, in the order the home saw it. */
@@ -17,6 +17,11 @@ const CORE_EVENTS: ReadonlySet<string> = new Set(['state_changed', 'state_report
 export interface RecorderOptions {
   /** Keep `log` actions too. */
   readonly logs?: boolean;
+  /**
+   * Record calls to services nobody provides (as `provided: false`). They fire no event, so the
+   * recorder wraps `core.callService` to see them, and restores it on `stop()`. Default: true.
+   */
+  readonly missingServices?: boolean;
 }
 
 /**
@@ -31,6 +36,7 @@ export class ActionRecorder {
   constructor(core: HostCore, registry: PluginRegistry, options: RecorderOptions = {}) {
     this.#stop.push(core.listen((event) => this.#onEvent(event)));
     this.#stop.push(registry.on((activity) => this.#onActivity(activity, options.logs === true)));
+    if (options.missingServices !== false) this.#stop.push(this.#watchMissingServices(core));
   }
 
   /** Everything recorded, optionally only one plugin's. */
@@ -56,6 +62,26 @@ export class ActionRecorder {
   /** Stops recording. */
   stop(): void {
     for (const stop of this.#stop.splice(0)) stop();
+  }
+
+  #watchMissingServices(core: HostCore): () => void {
+    const callService = core.callService;
+    const wrapped: HostCore['callService'] = async (domain, service, data, callOptions) => {
+      try {
+        return await callService.call(core, domain, service, data, callOptions);
+      } catch (error) {
+        const user = callOptions.context.user_id;
+        if (isHomecoreError(error, ErrorCode.SERVICE_NOT_FOUND) && typeof user === 'string' && user.startsWith('plugin:')) {
+          this.record({ kind: 'service_call', plugin: user.slice('plugin:'.length), domain, service, data: JSON.parse(JSON.stringify(data ?? {})) as JsonValue, provided: false });
+        }
+        throw error;
+      }
+    };
+    core.callService = wrapped;
+    return () => {
+      // Only undo our own wrapper: another recorder may have wrapped it since.
+      if (core.callService === wrapped) core.callService = callService;
+    };
   }
 
   #onEvent(event: BusEvent): void {
