@@ -116,7 +116,7 @@ const FIXTURES = {
     },
   },
   c: {
-    label: 'C (clang -Oz, sdks/c)',
+    label: 'C (clang, -O1 for dev, sdks/c)',
     source: 'src/plugin.c',
     tool: process.env.CLANG ?? 'clang',
     available() {
@@ -142,7 +142,7 @@ HC_EXPORT(hc_on_state_changed) int32_t on_state(int32_t ptr, int32_t len) {
     },
   },
   rust: {
-    label: 'Rust (rustc 1.63, sdks/rust)',
+    label: 'Rust (rustc 1.63, opt-level=1 for dev, sdks/rust)',
     source: 'src/lib.rs',
     tool: process.env.RUSTC ?? '/usr/bin/rustc',
     available() {
@@ -309,6 +309,7 @@ function startDev(dir) {
     },
     lines,
     pid: child.pid,
+    stderr: () => stderr,
     async stop() {
       child.kill('SIGTERM');
       if (!exited) await new Promise((r) => child.once('exit', r));
@@ -353,7 +354,7 @@ async function measure(label, dir, sourceFile, checksMarker) {
       const cpuAfter = cpuMs(dev.pid);
       const actions = dev.lines.slice(from, at).map((l) => l.record);
       if (checksMarker && !actions.some((r) => r.kind === 'activity' && r.type === 'state_written' && r.state === marker(n))) {
-        throw new Error(`${label}: edit ${n} did not show its new value ${marker(n)}:\n${actions.map((r) => JSON.stringify(r)).join('\n')}`);
+        throw new Error(`${label}: edit ${n} did not show its new value ${marker(n)}:\n${actions.map((r) => JSON.stringify(r)).join('\n')}\n${dev.stderr()}`);
       }
       if (actions.some((r) => r.kind === 'error')) throw new Error(`${label}: edit ${n} failed:\n${actions.map((r) => JSON.stringify(r)).join('\n')}`);
       if (n > 1) samples.push({ external: seen - wrote, cpu: cpuBefore === undefined || cpuAfter === undefined ? NaN : cpuAfter - cpuBefore, ...record.ms });

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
@@ -79,19 +80,28 @@ export class DevSession {
   private changeNumber = 0;
   private closed = false;
   private closing: Promise<number> | undefined;
+  private startup: Promise<number | undefined> | undefined;
   private build: RunningBuild | undefined;
   private work: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly dirty = new Set<string>();
   private scenarioDirty = false;
   private firstChangeAt: number | undefined;
-  /** Manifests dev wrote itself (a re-pin), so their change event does not start another build. */
-  private readonly selfWritten = new Map<string, string>();
+  /**
+   * The content each changed file had when dev last acted on it: a second event for the same
+   * content (a slow duplicate from the watcher under load, dev's own re-pin of manifest.json) is
+   * not a change.
+   */
+  private readonly seen = new Map<string, string>();
 
   constructor(private readonly options: DevOptions) {}
 
   /** Builds, loads and replays once, then watches. Resolves with an exit code when nothing could be loaded (1), else undefined. */
-  async start(): Promise<number | undefined> {
+  start(): Promise<number | undefined> {
+    return (this.startup ??= this.startOnce());
+  }
+
+  private async startOnce(): Promise<number | undefined> {
     const options = this.options;
     const target = resolve(options.target);
     await requireDirectory(target);
@@ -151,6 +161,7 @@ export class DevSession {
     await this.replayScenarios();
     const replayMs = performance.now() - replayStarted;
     this.report({ change: 0, plugins: [...this.projects.values()].map((p) => p.name), startedAt: started, buildMs, reloadMs: loadMs, replayMs, refused: [] });
+    if (this.closed) return 0;
     await this.startWatching();
     return undefined;
   }
@@ -165,6 +176,8 @@ export class DevSession {
       if (this.timer !== undefined) clearTimeout(this.timer);
       this.timer = undefined;
       this.build?.stop();
+      // A start still under way finishes first (it stops at its next step), so nothing is left watching.
+      await this.startup?.catch(() => undefined);
       await this.watcher?.close();
       await this.work;
       if (this.house !== undefined) {
@@ -192,6 +205,7 @@ export class DevSession {
     const watcher = watch(paths, { ignoreInitial: true, ignored: (path: string) => this.ignored(path) });
     this.watcher = watcher;
     watcher.on('all', (event, path) => {
+      if (event === 'unlink') this.seen.delete(path);
       if (event === 'add' || event === 'change' || event === 'unlink') this.changed(path);
     });
     watcher.on('error', (error) => this.records.out.note(`warning: watching failed: ${(error as Error).message}`));
@@ -221,7 +235,7 @@ export class DevSession {
     if (parts.some((part) => part.startsWith('.') || part === 'node_modules' || part.endsWith('~'))) return true;
     const project = this.projects.get(dir);
     // What the project's own build writes must not start another build.
-    if (project?.script === undefined || !this.options.build) return false;
+    if (project?.script === undefined || this.options.build === false) return false;
     return parts[0] === 'build' || parts[0] === 'dist' || parts[0] === 'target' || (project.entry !== undefined && relative(dir, path) === project.entry);
   }
 
@@ -229,17 +243,14 @@ export class DevSession {
     if (this.closed) return;
     const scenario = this.options.scenario === undefined ? undefined : resolve(this.options.scenario);
     const dir = this.projectDirOf(path);
-    if (path === scenario || basename(path) === SCENARIO_FILE) {
-      this.scenarioDirty = true;
-    } else if (dir !== undefined) {
-      if (basename(path) === 'manifest.json' && dirname(path) === dir) {
-        const wrote = this.selfWritten.get(dir);
-        if (wrote !== undefined && readIfThere(path) === wrote) return;
-      }
-      this.dirty.add(dir);
-    } else {
-      return;
+    if (path !== scenario && dir === undefined && basename(path) !== SCENARIO_FILE) return;
+    const content = digestIfThere(path);
+    if (content !== undefined) {
+      if (this.seen.get(path) === content) return;
+      this.seen.set(path, content);
     }
+    if (path === scenario || basename(path) === SCENARIO_FILE) this.scenarioDirty = true;
+    else this.dirty.add(dir!);
     this.firstChangeAt ??= performance.now();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
@@ -328,7 +339,7 @@ export class DevSession {
       }
       record('build', { plugin: project.name, script: project.script, ok: true, ms }, `${project.name}: built (${project.script}) in ${ms} ms`);
     }
-    const repin = await repinModule(project.dir, this.strict, (text) => this.selfWritten.set(project.dir, text));
+    const repin = await repinModule(project.dir, this.strict, (text) => this.seen.set(join(project.dir, 'manifest.json'), digest(text)));
     if (repin.kind === 'repinned') {
       record(
         'repin',
@@ -436,6 +447,7 @@ export async function devUntil(options: DevOptions, signal: AbortSignal): Promis
   const stopped = new Promise<void>((done) => (signal.aborted ? done() : signal.addEventListener('abort', () => done(), { once: true })));
   void stopped.then(() => session.close());
   const early = await session.start();
+  if (signal.aborted) return session.close();
   if (early !== undefined) return early;
   await stopped;
   return session.close();
@@ -486,9 +498,17 @@ function inside(dir: string, path: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep));
 }
 
-function readIfThere(path: string): string | undefined {
+const MAX_DIGESTED_BYTES = 8 * 1024 * 1024;
+
+function digest(content: string | Buffer): string {
+  return createHash('sha1').update(content).digest('hex');
+}
+
+/** A digest of a file's content, or undefined when it is gone, unreadable or too large to bother. */
+function digestIfThere(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    if (statSync(path).size > MAX_DIGESTED_BYTES) return undefined;
+    return digest(readFileSync(path));
   } catch {
     return undefined;
   }
