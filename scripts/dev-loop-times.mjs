@@ -320,12 +320,17 @@ function startDev(dir) {
 
 const TICKS = Number(output('getconf', ['CLK_TCK']) ?? 100) || 100;
 
-/** CPU milliseconds of a process and the children it has waited for (Linux /proc), or undefined elsewhere. */
+/**
+ * CPU milliseconds of a process, the children it has waited for and those still running (a warm
+ * compiler), from Linux's /proc; undefined elsewhere.
+ */
 function cpuMs(pid) {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     // utime, stime, cutime, cstime: fields 14-17 of proc(5), 12-15 after the command name
-    return ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / TICKS;
+    let ms = ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / TICKS;
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) ms += cpuMs(Number(child)) ?? 0;
+    return ms;
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join, resolve } from 'node:path';
 
 /** The script `homecore dev` runs after a change: the fast `build:dev` when the project has one, else `build`. */
@@ -164,8 +164,11 @@ export async function repinModule(dir: string, strict: boolean, beforeWrite: (te
   delete manifest.module_signature;
   delete manifest.publisher_key;
   const written = `${JSON.stringify(manifest, null, 2)}\n`;
-  // Told first: a watcher may see the file change before this function returns.
+  // Told first: a watcher may see the file change before this function returns. Written whole
+  // by a rename, so no one reads it half written (a dot-file is nobody's source).
   beforeWrite(written);
-  await writeFile(manifestPath, written);
+  const temp = join(dir, `.manifest.json.${process.pid}.tmp`);
+  await writeFile(temp, written);
+  await rename(temp, manifestPath);
   return { kind: 'repinned', from, to, droppedSignature, text: written };
 }

@@ -8,6 +8,7 @@ import { ErrorCode, HomecoreError, toHomecoreError } from '@homecore/core-traits
 import type { DiscoveredPlugin, PluginSummary, RegistryActivity } from '@homecore/registry';
 import type { IsolationPolicy } from '@homecore/runtime-native';
 import { ScenarioClock } from './clock.js';
+import { WarmAsc, plainAscArgs } from './dev-asc.js';
 import { buildScript, repinModule, runBuild, type RunningBuild } from './dev-build.js';
 import { openHouse, readScenario, replay, requireDirectory, type House } from './house.js';
 import { describeStep, jsonOutput, textOutput, type RunOutput } from './output.js';
@@ -82,9 +83,12 @@ export class DevSession {
   private closing: Promise<number> | undefined;
   private startup: Promise<number | undefined> | undefined;
   private build: RunningBuild | undefined;
+  private readonly asc = new WarmAsc();
   private work: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly dirty = new Set<string>();
+  /** The files of the burst being collected, for the change record. */
+  private readonly files = new Set<string>();
   private scenarioDirty = false;
   private firstChangeAt: number | undefined;
   /**
@@ -176,6 +180,7 @@ export class DevSession {
       if (this.timer !== undefined) clearTimeout(this.timer);
       this.timer = undefined;
       this.build?.stop();
+      this.asc.close();
       // A start still under way finishes first (it stops at its next step), so nothing is left watching.
       await this.startup?.catch(() => undefined);
       await this.watcher?.close();
@@ -251,6 +256,7 @@ export class DevSession {
     }
     if (path === scenario || basename(path) === SCENARIO_FILE) this.scenarioDirty = true;
     else this.dirty.add(dir!);
+    this.files.add(path);
     this.firstChangeAt ??= performance.now();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
@@ -258,24 +264,26 @@ export class DevSession {
       const dirs = [...this.dirty].sort();
       const scenarioOnly = dirs.length === 0;
       const at = this.firstChangeAt ?? performance.now();
+      const files = [...this.files].sort();
+      this.files.clear();
       this.dirty.clear();
       this.scenarioDirty = false;
       this.firstChangeAt = undefined;
       this.work = this.work
-        .then(() => this.onChange(dirs, scenarioOnly, at))
+        .then(() => this.onChange(dirs, files, scenarioOnly, at))
         .catch((error: unknown) => this.records.out.error(toHomecoreError(error, ErrorCode.INTERNAL), 'dev'));
     }, this.options.debounceMs ?? 100);
   }
 
   /** One burst of changes: build what changed, re-pin, reset the home, reload, replay, report. */
-  private async onChange(dirs: readonly string[], scenarioOnly: boolean, at: number): Promise<void> {
+  private async onChange(dirs: readonly string[], files: readonly string[], scenarioOnly: boolean, at: number): Promise<void> {
     if (this.closed) return;
     const { out } = this.records;
     const change = ++this.changeNumber;
     for (const dir of dirs) if (!this.projects.has(dir) && existsSync(join(dir, 'manifest.json'))) this.projects.set(dir, await describeProject(dir));
     const touched = dirs.map((d) => this.projects.get(d)).filter((p): p is Project => p !== undefined);
     const names = scenarioOnly ? ['scenario'] : touched.map((p) => p.name);
-    this.records.record('change', { change, plugins: names }, `\n── change ${change}: ${names.join(', ')} ${'─'.repeat(Math.max(4, 60 - names.join(', ').length))}`);
+    this.records.record('change', { change, plugins: names, files }, `\n── change ${change}: ${names.join(', ')} ${'─'.repeat(Math.max(4, 60 - names.join(', ').length))}`);
     let buildMs = 0;
     for (const project of touched) {
       Object.assign(project, await describeProject(project.dir), { domain: project.domain });
@@ -317,7 +325,8 @@ export class DevSession {
     project.broken = false;
     let buildMs = 0;
     if (project.script !== undefined && this.options.build !== false) {
-      const build = runBuild(project.dir, project.script);
+      const ascArgs = await plainAscArgs(project.dir, project.script);
+      const build = ascArgs === undefined ? runBuild(project.dir, project.script) : this.asc.run(project.dir, ascArgs);
       this.build = build;
       const result = await build.done;
       this.build = undefined;
@@ -337,7 +346,8 @@ export class DevSession {
         if (!this.options.json) this.options.write(indent(output));
         return buildMs;
       }
-      record('build', { plugin: project.name, script: project.script, ok: true, ms }, `${project.name}: built (${project.script}) in ${ms} ms`);
+      const how = ascArgs === undefined ? project.script : `${project.script}, in a warm asc process`;
+      record('build', { plugin: project.name, script: project.script, warm: ascArgs !== undefined, ok: true, ms }, `${project.name}: built (${how}) in ${ms} ms`);
     }
     const repin = await repinModule(project.dir, this.strict, (text) => this.seen.set(join(project.dir, 'manifest.json'), digest(text)));
     if (repin.kind === 'repinned') {

@@ -229,6 +229,35 @@ describe('homecore dev', () => {
     expect(await session.exited).toBe(0);
   }, 120_000);
 
+  it('--json gives programs one record per build, action and change, with the change-to-actions times', async () => {
+    const dir = join(temp(), 'lamp');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'index.js'), nativePlugin('sensor.lamp', 'l1'));
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(nativeManifest('lamp', 'sensor.lamp', 'index.js')));
+    writeFileSync(join(dir, 'scenario.jsonl'), '{"set": "sensor.input", "state": "1"}\n');
+    const session = dev(dir, '--json', '--debounce', '20');
+    let at = await session.waitFor(/"kind":"watching"/);
+    writeFileSync(join(dir, 'index.js'), nativePlugin('sensor.lamp', 'l2'));
+    at = await session.waitFor(/"kind":"cycle".*\n/, at);
+    const records = session
+      .stdout()
+      .slice(0, at)
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const cycles = records.filter((r) => r.kind === 'cycle');
+    expect(cycles.map((c) => c.change)).toEqual([0, 1]);
+    const last = cycles[1] as { actions: number; refused: string[]; ms: Record<string, number> };
+    expect(last.actions).toBe(1);
+    expect(last.refused).toEqual([]);
+    expect(Object.keys(last.ms).sort()).toEqual(['build', 'reload', 'replay', 'total']);
+    expect(Object.values(last.ms).every((ms) => Number.isInteger(ms) && ms >= 0)).toBe(true);
+    const after = records.slice(records.findIndex((r) => r.kind === 'change'));
+    expect(after).toContainEqual(expect.objectContaining({ kind: 'activity', type: 'state_written', plugin: 'lamp', entity_id: 'sensor.lamp', state: 'l2' }));
+    session.child.kill('SIGTERM');
+    expect(await session.exited).toBe(0);
+  }, 60_000);
+
   it('a project whose build fails and left nothing to load exits 1 with the compiler output and the reason', async () => {
     const dir = watProject(temp(), 'wat_broken', 'v0001');
     writeFileSync(join(dir, 'src', 'plugin.wat'), wat('v0001', true));
