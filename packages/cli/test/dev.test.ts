@@ -14,6 +14,8 @@ import { start, type Served } from './serve-helpers.js';
 
 const wabtDir = dirname(createRequire(join(import.meta.dirname, '..', '..', 'runtime-wasm', 'package.json')).resolve('wabt'));
 const STALE = `sha256:${'0'.repeat(64)}`;
+const repo = join(import.meta.dirname, '..', '..', '..');
+const ascDir = dirname(createRequire(join(repo, 'packages', 'plugin-example', 'package.json')).resolve('assemblyscript/package.json'));
 
 /** A WAT plugin that writes sensor.dev_value = `value` (5 characters) whenever sensor.input changes. */
 function wat(value: string, broken = false): string {
@@ -156,6 +158,46 @@ describe('homecore dev', () => {
     // Its own re-pin and build outputs never started a change of their own.
     expect(session.stdout().match(/── change \d+/g)).toEqual(['── change 1', '── change 2', '── change 3', '── change 4']);
   }, 120_000);
+
+  it('compiles a plain asc dev script in a warm asc process: edits, a compile error, the recovery', async () => {
+    const dir = join(temp(), 'as_dev');
+    mkdirSync(join(dir, 'assembly'), { recursive: true });
+    mkdirSync(join(dir, 'node_modules', '@homecore'), { recursive: true });
+    symlinkSync(ascDir, join(dir, 'node_modules', 'assemblyscript'));
+    symlinkSync(join(repo, 'packages', 'sdk-assemblyscript'), join(dir, 'node_modules', '@homecore', 'sdk-assemblyscript'));
+    const common = 'assembly/index.ts --runtime incremental --outFile build/plugin.wasm';
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'as-dev', private: true, scripts: { build: `asc ${common} -O3`, 'build:dev': `asc ${common} -O0` } }));
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest('as_dev', { runtime: 'wasm', entry: 'build/plugin.wasm', module_hash: STALE, permissions: ['state:read:sensor.input', 'state:write:sensor.dev_value'], subscriptions: { entities: ['sensor.input'] } })));
+    writeFileSync(join(dir, 'scenario.jsonl'), '{"set": "sensor.input", "state": "1"}\n');
+    const source = (value: string, broken = false) => `import { StateChangedEvent, onStateChanged, setState } from '@homecore/sdk-assemblyscript/assembly';
+export * from '@homecore/sdk-assemblyscript/assembly/exports';
+onStateChanged((event: StateChangedEvent): i32 => {
+  setState('sensor.dev_value', '${value}')${broken ? ' +' : ''};
+  return 0;
+});
+`;
+    writeFileSync(join(dir, 'assembly', 'index.ts'), source('a0001'));
+    const session = dev(dir);
+    let at = await session.waitFor(/watching /);
+    expect(session.stdout()).toMatch(/as_dev: built \(build:dev, in a warm asc process\)/);
+    expect(session.stdout()).toMatch(/as_dev +wrote sensor\.dev_value = "a0001"/);
+
+    writeFileSync(join(dir, 'assembly', 'index.ts'), source('a0002', true));
+    at = await session.waitFor(/nothing reloaded: the previous version keeps running/, at);
+    const failed = session.stdout().slice(session.stdout().lastIndexOf('── change'), at);
+    expect(failed).toContain('[HC_ERR_DEV_BUILD_FAILED]');
+    expect(failed).toMatch(/ERROR TS\d+/); // the compiler's own diagnostic
+    expect(failed).toContain('assembly/index.ts');
+
+    writeFileSync(join(dir, 'assembly', 'index.ts'), source('a0003'));
+    at = await session.waitFor(/change → actions \d+ ms/, at);
+    const fixed = session.stdout().slice(session.stdout().lastIndexOf('── change'), at);
+    expect(fixed).toMatch(/built \(build:dev, in a warm asc process\)/);
+    expect(fixed).toMatch(/as_dev +wrote sensor\.dev_value = "a0003"/);
+    expect(pinnedHash(dir)).toBe(sha256(join(dir, 'build', 'plugin.wasm')));
+    session.child.kill('SIGTERM');
+    expect(await session.exited).toBe(0);
+  }, 180_000);
 
   it('under a strict policy refuses to re-pin a rebuilt module, says why, and keeps the signed version running', async () => {
     const parent = temp();
