@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
@@ -97,6 +97,7 @@ export class DevSession {
    * not a change.
    */
   private readonly seen = new Map<string, string>();
+  private readonly catchUps: ReturnType<typeof setTimeout>[] = [];
 
   constructor(private readonly options: DevOptions) {}
 
@@ -137,6 +138,8 @@ export class DevSession {
 
     const dirs = this.single ? [real] : await pluginFolders(real);
     for (const dir of dirs) this.projects.set(dir, await describeProject(dir));
+    // What the first build sees, so a save before the watcher is in place is still a change.
+    for (const [path, content] of this.sources()) this.seen.set(path, content);
     out.note(
       this.strict
         ? 'trust policy: strict (--trust-key without --allow-unsigned): only signed modules load, and dev does not re-pin module_hash after a build'
@@ -179,6 +182,7 @@ export class DevSession {
       this.closed = true;
       if (this.timer !== undefined) clearTimeout(this.timer);
       this.timer = undefined;
+      for (const timer of this.catchUps) clearTimeout(timer);
       this.build?.stop();
       this.asc.close();
       // A start still under way finishes first (it stops at its next step), so nothing is left watching.
@@ -215,11 +219,53 @@ export class DevSession {
     });
     watcher.on('error', (error) => this.records.out.note(`warning: watching failed: ${(error as Error).message}`));
     await new Promise<void>((ready) => watcher.once('ready', () => ready()));
+    // chokidar's ready can come before every file's watch is in place, and the first build ran
+    // before the watcher started: a few rescans catch a save made in between.
+    for (const delay of CATCH_UP_MS) {
+      const timer = setTimeout(() => this.catchUp(), delay);
+      timer.unref();
+      this.catchUps.push(timer);
+    }
     this.records.record(
       'watching',
       { paths },
       `watching ${paths.join(', ')} (node_modules, dot-files and build outputs ignored): save a change to rebuild, reload and replay; stop with Ctrl-C`,
     );
+  }
+
+  /** Every file dev watches (not ignored) with a digest of its content. */
+  private sources(): Map<string, string> {
+    const found = new Map<string, string>();
+    const walk = (dir: string) => {
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (this.ignored(path)) continue;
+        if (entry.isDirectory()) walk(path);
+        else if (entry.isFile()) {
+          const content = digestIfThere(path);
+          if (content !== undefined) found.set(path, content);
+        }
+      }
+    };
+    for (const dir of this.projects.keys()) walk(dir);
+    const scenario = this.options.scenario === undefined ? undefined : resolve(this.options.scenario);
+    for (const file of [scenario, this.single ? undefined : join(this.root, SCENARIO_FILE)]) {
+      const content = file === undefined ? undefined : digestIfThere(file);
+      if (file !== undefined && content !== undefined) found.set(file, content);
+    }
+    return found;
+  }
+
+  /** A change the watcher did not report: any watched file whose content is not what dev last saw. */
+  private catchUp(): void {
+    if (this.closed) return;
+    for (const [path, content] of this.sources()) if (this.seen.get(path) !== content) this.changed(path);
   }
 
   /** The project a path belongs to (its folder), or undefined for a path at the plugins directory's top. */
@@ -509,6 +555,8 @@ function inside(dir: string, path: string): boolean {
 }
 
 const MAX_DIGESTED_BYTES = 8 * 1024 * 1024;
+/** When, after the watcher is ready, dev rescans for changes it may have missed. */
+const CATCH_UP_MS = [0, 1000, 3000];
 
 function digest(content: string | Buffer): string {
   return createHash('sha1').update(content).digest('hex');
