@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -112,7 +112,7 @@ describe('homecore dev', () => {
   it('rebuilds, re-pins, reloads and replays a WAT project on each edit; a broken edit shows the compiler and keeps the old version', async () => {
     const dir = watProject(temp(), 'wat_dev', 'v0001');
     const session = dev(dir);
-    let at = await session.waitFor(/watching .*wat_dev/);
+    let at = await session.waitFor(/^watching .*wat_dev/m);
     const first = session.stdout();
     expect(first).toContain('trust policy: development');
     expect(first).toMatch(/wat_dev: built \(build\) in \d+ ms/);
@@ -178,7 +178,7 @@ onStateChanged((event: StateChangedEvent): i32 => {
 `;
     writeFileSync(join(dir, 'assembly', 'index.ts'), source('a0001'));
     const session = dev(dir);
-    let at = await session.waitFor(/watching /);
+    let at = await session.waitFor(/^watching /m);
     expect(session.stdout()).toMatch(/as_dev: built \(build:dev, in a warm asc process\)/);
     expect(session.stdout()).toMatch(/as_dev +wrote sensor\.dev_value = "a0001"/);
 
@@ -210,7 +210,7 @@ onStateChanged((event: StateChangedEvent): i32 => {
     const signed = readFileSync(join(dir, 'manifest.json'), 'utf8');
 
     const session = dev(dir, '--trust-key', join(parent, 'keys', 'publisher.pub'));
-    let at = await session.waitFor(/watching /);
+    let at = await session.waitFor(/^watching /m);
     expect(session.stdout()).toContain('trust policy: strict');
     expect(session.stdout()).toMatch(/wat_signed +loaded \(wasm\)/);
 
@@ -242,7 +242,7 @@ onStateChanged((event: StateChangedEvent): i32 => {
     writeFileSync(join(beta, 'scenario.jsonl'), '{"set": "sensor.input", "state": "2"}\n');
 
     const session = dev(root);
-    let at = await session.waitFor(/watching /);
+    let at = await session.waitFor(/^watching /m);
     const first = session.stdout();
     expect(first).toMatch(/alpha: built \(build\)/);
     expect(first).toMatch(/alpha\/scenario\.jsonl:1 +set sensor\.input = "1"/);
@@ -270,6 +270,26 @@ onStateChanged((event: StateChangedEvent): i32 => {
     session.child.kill('SIGINT');
     expect(await session.exited).toBe(0);
   }, 120_000);
+
+  it('runs the in-repo smart home (no build step, signed modules) and sees a save made the moment it starts watching', async () => {
+    const dir = join(temp(), 'smart-home');
+    cpSync(join(repo, 'examples', 'smart-home'), dir, { recursive: true });
+    const session = dev(dir, '--trust-key', join(dir, 'keys', 'demo-publisher.pub'));
+    let at = await session.waitFor(/^watching /m);
+    expect(session.stdout()).toContain('trust policy: strict');
+    expect(session.stdout()).toMatch(/temperature_alert_wasm +loaded \(wasm\)/);
+    const config = join(dir, 'temperature_alert', 'config.json');
+    // Saved as many editors and sed -i do: a new file renamed over the old one.
+    writeFileSync(`${config}.new`, readFileSync(config, 'utf8').replace(/"high": \d+/, '"high": 30'));
+    renameSync(`${config}.new`, config);
+    at = await session.waitFor(/change → actions \d+ ms/, at);
+    const cycle = session.stdout().slice(session.stdout().lastIndexOf('── change'), at);
+    expect(cycle).toMatch(/── change 1: temperature_alert/);
+    expect(cycle).toMatch(/temperature_alert +reloaded/);
+    expect(cycle).not.toMatch(/built \(/);
+    session.child.kill('SIGTERM');
+    expect(await session.exited).toBe(0);
+  }, 60_000);
 
   it('--json gives programs one record per build, action and change, with the change-to-actions times', async () => {
     const dir = join(temp(), 'lamp');
