@@ -44,6 +44,8 @@ const OPTIONS = {
   lang: { type: 'string' },
   dir: { type: 'string' },
   tarballs: { type: 'string' },
+  'no-build': { type: 'boolean' },
+  debounce: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -62,6 +64,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   status: ['json', 'data-dir'],
   token: ['json', 'data-dir', 'name'],
   new: ['json', 'lang', 'dir', 'tarballs'],
+  dev: ['json', 'scenario', 'trust-key', 'allow-unsigned', 'isolation', 'trusted', 'no-build', 'debounce'],
 };
 
 /** Runs the `homecore` command with `argv` (without node and the script) and returns the exit code. */
@@ -114,6 +117,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const output = (elapsed: () => number) => (json ? jsonOutput(io.stdout, elapsed) : textOutput(io.stdout, elapsed, io.color === true));
         const { defaultDataDir, serveUntil } = await import('./serve.js');
         return await serveUntil({ dir: resolve(target), output, trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation, dataDir: dataDir ?? defaultDataDir(target), watch: values.watch === true, ...(api === undefined ? {} : { api }) }, signal);
+      }
+      case 'dev': {
+        const signal = io.signal;
+        if (signal === undefined) throw usageError('"homecore dev" runs until signalled: it needs a process (the homecore command) or a caller that passes a signal');
+        const debounceMs = values.debounce === undefined ? 100 : Number(values.debounce);
+        if (!/^\d+$/.test(values.debounce ?? '0') || debounceMs > 60_000) throw usageError(`--debounce takes milliseconds from 0 to 60000; got ${JSON.stringify(values.debounce)}`);
+        const { devUntil } = await import('./dev.js');
+        return await devUntil({ target, write: io.stdout, json, color: io.color === true, ...(values.scenario === undefined ? {} : { scenario: values.scenario }), trustedKeys, allowUnsigned: values['allow-unsigned'] === true, isolation, build: values['no-build'] !== true, debounceMs }, signal);
       }
       case 'status': {
         // serve's default, .homecore next to the plugins directory, is ./.homecore when both run from the plugins' parent.

@@ -19,6 +19,14 @@ Usage:
       reloaded (a broken edit is refused and the running version kept), a new folder loads and a
       removed one unloads. --port serves Home Assistant's WebSocket API (/api/websocket) and REST
       API (/api/) on 127.0.0.1 unless --host says otherwise (needs @homecore/api).
+  homecore dev <plugin-dir | dir> [--scenario <file.jsonl>] [--no-build] [--debounce <ms>] [--json]
+               [--trust-key <key>]... [--allow-unsigned] [--isolation none|worker|process [--trusted <domain>]...]
+      The edit loop: run the plugin project's build:dev (else build) script, load it (or every plugin
+      folder in <dir>), replay the scenario (default: scenario.jsonl of the folder) and watch the
+      sources. After each change: rebuild (a failure prints the compiler's output and the running
+      version stays), re-pin module_hash (development policy only: never with --trust-key and no
+      --allow-unsigned), hot-reload through the load gate, replay against an emptied home, and print
+      the actions with the time from the change. Runs until SIGINT or SIGTERM, then exits 0.
   homecore status [--data-dir <dir>] [--json]
       Show what a running "homecore serve" reports: each plugin's state, health, last error and
       counters. Exits 1 when serve is not running or its status is stale.
@@ -74,6 +82,8 @@ Options:
   --watch              serve: reload plugin folders as they change
   --port <n>           serve: the Home Assistant API's port
   --host <addr>        serve: the address the API listens on (default 127.0.0.1)
+  --no-build           dev: reload on changes without running the build script
+  --debounce <ms>      dev: quiet time after the last change before rebuilding (default 100)
   --name <name>        token create: what the token is for (unique)
   --lang <language>    new: ts (native TypeScript), as (AssemblyScript), c, rust or wat
   --dir <folder>       new: the folder to create (default ./<name>)
