@@ -34,7 +34,7 @@ new Set(RESERVED_EVENT_TYPE_NAMES);
 // ../errors/dist/index.js
 var ErrorCode = {
   SERVICE_INVALID: "HC_ERR_SERVICE_INVALID"};
-var HomecoreError = class extends Error {
+var HomecoreError = class _HomecoreError extends Error {
   /** The stable code, for programs and docs (`docs/errors.md`). */
   code;
   /** The plugin the error concerns, if any. */
@@ -51,12 +51,19 @@ var HomecoreError = class extends Error {
     this.hook = options.hook;
     this.details = options.details;
   }
-  /** A plain object for logs and `--json` output. */
+  /**
+   * A plain object for logs and `--json` output. An error thrown by plugin code comes along as
+   * `cause` (name, message, stack) and `location` (`file:line:column` where it was thrown).
+   */
   toJSON() {
     const out = { code: this.code, message: this.message };
     if (this.plugin !== void 0) out.plugin = this.plugin;
     if (this.hook !== void 0) out.hook = this.hook;
     if (this.details !== void 0) out.details = this.details;
+    const location = errorLocation(this);
+    if (location !== void 0) out.location = location;
+    if (this.cause instanceof _HomecoreError) out.cause = this.cause.toJSON();
+    else if (this.cause instanceof Error) out.cause = { name: this.cause.name, message: this.cause.message, ...this.cause.stack !== void 0 ? { stack: this.cause.stack } : {} };
     return out;
   }
 };
@@ -67,6 +74,34 @@ function prefix({ plugin, hook }) {
   if (hook !== void 0) parts.push(`hook ${hook}`);
   return `[${parts.join(", ")}] `;
 }
+var FRAME = /^\s*at (?:.*? \()?((?:file:\/\/|\/|[A-Za-z]:\\|wasm:\/\/)[^)]*?):(\d+):(\d+)\)?$/;
+function errorLocation(error) {
+  let inner = error;
+  for (let depth = 0; depth < 8 && inner instanceof HomecoreError; depth++) {
+    if (typeof inner.details?.location === "string") return inner.details.location;
+    if (inner.cause === void 0) break;
+    inner = inner.cause;
+  }
+  if (!(inner instanceof Error) || inner instanceof HomecoreError || typeof inner.stack !== "string") return void 0;
+  const frames = [];
+  for (const text of inner.stack.split("\n")) {
+    const match = FRAME.exec(text);
+    if (match === null) continue;
+    const raw = match[1];
+    const entry = /\?v=\d+-\d+$/.test(raw);
+    let file = raw.replace(/\?v=\d+-\d+$/, "");
+    if (file.startsWith("file://")) {
+      try {
+        file = decodeURIComponent(new URL(file).pathname);
+      } catch {
+      }
+    }
+    frames.push({ file, line: match[2], column: match[3], entry });
+  }
+  const pick = frames.find((f) => f.entry) ?? frames.find((f) => !f.file.includes("/node_modules/")) ?? frames[0];
+  return pick === void 0 ? void 0 : `${pick.file}:${pick.line}:${pick.column}`;
+}
+new TextEncoder();
 new Set(RESERVED_EVENT_TYPE_NAMES);
 function definePlugin(plugin) {
   return plugin;
