@@ -1,0 +1,126 @@
+// Start-up, as a user waits for it: whole processes, from spawn until exit, timed by this parent.
+//   node -e 0:                      Node's own start (the floor every row below pays);
+//   node --input-type=module -e 0:  the same with Node's ES module loader started (every ESM
+//                                   program pays it; \`node -e 0\` runs as CommonJS and does not);
+//   homecore --help:                the CLI's bin (packages/cli/dist/bin.js) printing its usage;
+//   homecore validate <manifest>:   one manifest (the reference temperature alert's) checked;
+//   import('@homecore/manifest'):   a fresh process that imports the package; the import itself is
+//                                   also timed inside that process (performance.now around it).
+// The four run interleaved, one process each per round, alternating the order, so a neighbour's
+// burst hits them alike; each figure is the median over rounds. One more process per command,
+// untimed, runs with NODE_DEBUG=esm to count the ES modules it loads (where start-up time goes).
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { median } from '../lib/measure.mjs';
+import { childArgs, emit, measure } from '../lib/report.mjs';
+
+const { quick } = childArgs();
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const benchDir = fileURLToPath(new URL('../', import.meta.url));
+const bin = `${repo}packages/cli/dist/bin.js`;
+const manifestFile = `${repo}examples/smart-home/temperature_alert/manifest.json`;
+const IMPORT_MARK = 'import-ms ';
+const importScript = `const t = performance.now(); await import('@homecore/manifest'); process.stdout.write('${IMPORT_MARK}' + (performance.now() - t) + '\\n');`;
+
+const COMMANDS = {
+  node: { args: ['-e', '0'], cwd: repo },
+  nodeEsm: { args: ['--input-type=module', '-e', '0'], cwd: repo },
+  help: { args: [bin, '--help'], cwd: repo },
+  validate: { args: [bin, 'validate', manifestFile], cwd: repo },
+  import: { args: ['--input-type=module', '-e', importScript], cwd: benchDir },
+};
+
+/** Runs one command to its exit; resolves to { ms, stdout }. Fails on a non-zero exit. */
+function timed(name) {
+  const { args, cwd } = COMMANDS[name];
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code !== 0) reject(new Error(`${name} exited ${code}: ${stderr.slice(-500)}`));
+      else resolve({ ms, stdout });
+    });
+  });
+}
+
+/** ES modules the command loads (NODE_DEBUG=esm lines; null if Node no longer prints them). */
+function modulesLoaded(name) {
+  const { args, cwd } = COMMANDS[name];
+  const r = spawnSync(process.execPath, args, { cwd, env: { ...process.env, NODE_DEBUG: 'esm' }, encoding: 'utf8' });
+  const urls = new Set(r.stderr.match(/Storing (file:\/\/\S+)/g) ?? []);
+  return urls.size === 0 ? null : urls.size;
+}
+
+const names = Object.keys(COMMANDS);
+const warmup = 1;
+const runs = quick ? 5 : 15;
+const times = Object.fromEntries(names.map((n) => [n, []]));
+const importMs = [];
+for (let round = 0; round < warmup + runs; round++) {
+  for (const name of round % 2 === 0 ? names : [...names].reverse()) {
+    const { ms, stdout } = await timed(name);
+    if (round < warmup) continue;
+    times[name].push(ms);
+    if (name === 'import') importMs.push(Number(stdout.split('\n').find((l) => l.startsWith(IMPORT_MARK)).slice(IMPORT_MARK.length)));
+  }
+}
+const med = Object.fromEntries(names.map((n) => [n, median(times[n])]));
+const modules = Object.fromEntries(names.map((n) => [n, modulesLoaded(n)]));
+const nodeRef = { name: 'node -e 0 (Node itself)', value: med.node, unit: 'ms' };
+// Differences paired within a round (both processes ran seconds apart) are steadier on a shared
+// machine than the difference of two medians.
+const above = (n, floor = 'node') => median(times[n].map((t, i) => t - times[floor][i]));
+const spread = (n) => `min ${Math.min(...times[n]).toFixed(0)}, max ${Math.max(...times[n]).toFixed(0)} ms over ${times[n].length} runs`;
+const loaded = (n) => (modules[n] === null ? 'modules loaded: unknown' : `${modules[n]} ES modules loaded`);
+
+emit({
+  measures: [
+    measure({
+      id: 'startup.node',
+      name: 'node -e 0, whole process (Node\'s own start: the floor of the rows below)',
+      value: med.node,
+      unit: 'ms',
+      note: spread('node'),
+    }),
+    measure({
+      id: 'startup.node_esm',
+      name: 'node --input-type=module -e 0, whole process (Node with its ES module loader started)',
+      value: med.nodeEsm,
+      unit: 'ms',
+      reference: nodeRef,
+      note: `${above('nodeEsm').toFixed(0)} ms above node -e 0 (median of per-round differences): what starting the ES module loader costs; ${spread('nodeEsm')}`,
+    }),
+    measure({
+      id: 'startup.help',
+      name: 'homecore --help, whole process (spawn to exit)',
+      value: med.help,
+      unit: 'ms',
+      target: { max: 150, unit: 'ms', text: '<= 150 ms' },
+      reference: nodeRef,
+      note: `${above('help').toFixed(0)} ms above Node's own start, ${above('help', 'nodeEsm').toFixed(0)} ms above Node with its ES module loader (medians of per-round differences); ${loaded('help')}; ${spread('help')}`,
+    }),
+    measure({
+      id: 'startup.validate',
+      name: 'homecore validate <one manifest>, whole process (spawn to exit)',
+      value: med.validate,
+      unit: 'ms',
+      target: { max: 200, unit: 'ms', text: '<= 200 ms' },
+      reference: nodeRef,
+      note: `${above('validate').toFixed(0)} ms above Node's own start, ${above('validate', 'nodeEsm').toFixed(0)} ms above Node with its ES module loader (medians of per-round differences); ${loaded('validate')}; ${spread('validate')}`,
+    }),
+    measure({
+      id: 'startup.import_manifest',
+      name: "import('@homecore/manifest') in a fresh process (the import alone, timed inside the process)",
+      value: median(importMs),
+      unit: 'ms',
+      target: { max: 30, unit: 'ms', text: '<= 30 ms' },
+      note: `the whole process took ${med.import.toFixed(0)} ms (${above('import').toFixed(0)} ms above node -e 0, ${above('import', 'nodeEsm').toFixed(0)} ms above Node with its ES module loader); ${loaded('import')}; import min ${Math.min(...importMs).toFixed(1)}, max ${Math.max(...importMs).toFixed(1)} ms`,
+    }),
+  ],
+  notes: [`${runs} interleaved rounds after ${warmup} warm-up, one process per command per round; medians; module counts from one more run with NODE_DEBUG=esm (the package's own dist files and their dependencies)`],
+});
