@@ -58,7 +58,7 @@ function modulesLoaded(name) {
 
 const names = Object.keys(COMMANDS);
 const warmup = 1;
-const runs = quick ? 5 : 15;
+const runs = quick ? 5 : 9;
 const times = Object.fromEntries(names.map((n) => [n, []]));
 const importMs = [];
 for (let round = 0; round < warmup + runs; round++) {

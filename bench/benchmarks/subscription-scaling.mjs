@@ -69,8 +69,8 @@ async function scaledHost(shape, count) {
   return { host, counter, event, sent: () => n };
 }
 
-const samples = quick ? 300 : 1000;
-const rounds = { warmup: quick ? 1 : 2, runs: quick ? 3 : 5 };
+const samples = quick ? 300 : 600;
+const rounds = { warmup: 1, runs: quick ? 3 : 5 };
 const measures = [];
 const notes = [];
 let floorP50 = null;

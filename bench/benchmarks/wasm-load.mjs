@@ -11,7 +11,7 @@
 //   registry, new module: `registry.load` of a module this process has never seen (distinct bytes:
 //               the reference plugin with a distinct custom section, so gate + meter + compile run
 //               again), in a warm process: what a user waits for when adding a plugin to a running host.
-//   registry, distinct modules, cache hit: with the in-memory cache filled with 200 distinct
+//   registry, distinct modules, cache hit: with the in-memory cache filled with 120 distinct
 //               modules (every one metered and compiled once), `registry.load` of one of them, in a
 //               scrambled order, as a new plugin: a cache hit, but each module's code is its own
 //               (V8 compiles a module's functions lazily, on their first call), as in a host running
@@ -29,7 +29,7 @@ const ms = (t0) => Number(now() - t0) / 1e6;
 const WARM_LOADS = 200;
 const REGISTRY_LOADS = 60;
 const NEW_MODULES = 40;
-const CACHED_MODULES = 200; // distinct modules in the cache (its capacity is 256) for the distinct-module hits
+const CACHED_MODULES = 120; // distinct modules in the cache (its capacity is 256) for the distinct-module hits
 
 function expectStats(runtime, expected, label) {
   const stats = runtime.stats();
