@@ -53,10 +53,35 @@ function touchedLinearMemory() {
   }
   return total;
 }
+/**
+ * Resident bytes by kind of mapping (Linux /proc/self/smaps): `code` = anonymous rwx mappings (V8's
+ * wasm code space: machine code and jump tables), `malloc` = [heap] (C++ allocations such as V8's
+ * decoded modules and wire bytes), `anon` = other anonymous rw mappings (JS heap, linear memories,
+ * array buffers). null when smaps cannot be read.
+ */
+function residentByKind() {
+  let text;
+  try {
+    text = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return null;
+  }
+  const out = { code: 0, malloc: 0, anon: 0 };
+  let kind = null;
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const [perms, path] = [head[1], head[2]];
+      kind = path === '[heap]' ? 'malloc' : path !== '' ? null : perms === 'rwxp' ? 'code' : perms.startsWith('rw') ? 'anon' : null;
+    } else if (kind && line.startsWith('Rss:')) out[kind] += Number(line.split(/\s+/)[1]) * KiB;
+  }
+  return out;
+}
+
 function snapshot() {
   for (let i = 0; i < 3; i++) globalThis.gc();
   const m = process.memoryUsage();
-  return { rss: m.rss, heap: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, linear: touchedLinearMemory() };
+  return { rss: m.rss, heap: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, linear: touchedLinearMemory(), byKind: residentByKind() };
 }
 
 /** In a fresh process: loads `count` plugins (copies of one module, or distinct modules) and returns the deltas. */
@@ -105,6 +130,7 @@ async function child(kind, count) {
     dHeap: after.heap - before.heap,
     dExternal: after.external - before.external,
     touched: after.linear === null ? null : after.linear - before.linear,
+    byKind: after.byKind === null ? null : Object.fromEntries(Object.keys(after.byKind).map((k) => [k, after.byKind[k] - before.byKind[k]])),
   };
 }
 
@@ -148,7 +174,8 @@ if (process.argv[2] === '--child') {
   const netNote = (r) => (r.touched === null ? 'RSS delta minus pages x 64 KiB (a lower bound: untouched pages are not resident)' : 'RSS delta minus the resident (touched) part of the linear memories');
   const describe = (r, p) =>
     `${r.kind === 'distinct' ? `${r.count} distinct modules` : `${r.count} copies of one module`}: linear memory ${r.pages} pages in all (${p.linearEach.toFixed(0)} KiB each), resident ${p.touchedEach === null ? 'unknown' : `${p.touchedEach.toFixed(1)} KiB each`}; ` +
-    `Δrss ${(r.dRss / 2 ** 20).toFixed(1)} MiB, Δheap ${(r.dHeap / 2 ** 20).toFixed(1)} MiB, Δexternal ${(r.dExternal / 2 ** 20).toFixed(1)} MiB`;
+    `Δrss ${(r.dRss / 2 ** 20).toFixed(1)} MiB, Δheap ${(r.dHeap / 2 ** 20).toFixed(1)} MiB, Δexternal ${(r.dExternal / 2 ** 20).toFixed(1)} MiB` +
+    (r.byKind === null ? '' : `; resident per plugin by mapping: wasm code space (rwx) ${(r.byKind.code / r.count / KiB).toFixed(0)} KiB, malloc heap ${(r.byKind.malloc / r.count / KiB).toFixed(0)} KiB, other anonymous (JS heap, linear memory) ${(r.byKind.anon / r.count / KiB).toFixed(0)} KiB`);
   emit({
     measures: [
       measure({
