@@ -186,7 +186,7 @@ if (process.argv[2] === '--child') {
   const { quick } = childArgs();
   const runs = [];
   const parts = [];
-  for (let i = 0; i < (quick ? 3 : 7); i++) {
+  for (let i = 0; i < (quick ? 3 : 5); i++) {
     runs.push(await runChild());
     parts.push(await runChild('--breakdown-child'));
   }
