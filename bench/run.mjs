@@ -184,4 +184,7 @@ const json = {
 };
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(json, null, 2)}\n`);
 process.stdout.write('wrote bench/results.json\n');
+if (args.only) {
+  process.stdout.write(`bench/results.json now holds only ${args.only.join(', ')}: do not commit it (git checkout -- bench/results.json restores the full run)\n`);
+}
 if (results.some((r) => r.error)) process.exitCode = 1;
