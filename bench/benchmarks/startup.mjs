@@ -9,6 +9,9 @@
 // The four run interleaved, one process each per round, alternating the order, so a neighbour's
 // burst hits them alike; each figure is the median over rounds. One more process per command,
 // untimed, runs with NODE_DEBUG=esm to count the ES modules it loads (where start-up time goes).
+// Every process is started with `-r lib/cpu-at-exit.cjs`, which reports its CPU time (user + system)
+// on stderr at exit: on a busy machine wall time grows with the neighbours' load, CPU time much less, so the
+// CPU rows say what the command itself costs (the wall rows carry the targets).
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { median } from '../lib/measure.mjs';
@@ -19,6 +22,7 @@ const repo = fileURLToPath(new URL('../../', import.meta.url));
 const benchDir = fileURLToPath(new URL('../', import.meta.url));
 const bin = `${repo}packages/cli/dist/bin.js`;
 const manifestFile = `${repo}examples/smart-home/temperature_alert/manifest.json`;
+const cpuPreload = fileURLToPath(new URL('../lib/cpu-at-exit.cjs', import.meta.url));
 const IMPORT_MARK = 'import-ms ';
 const importScript = `const t = performance.now(); await import('@homecore/manifest'); process.stdout.write('${IMPORT_MARK}' + (performance.now() - t) + '\\n');`;
 
@@ -30,20 +34,21 @@ const COMMANDS = {
   import: { args: ['--input-type=module', '-e', importScript], cwd: benchDir },
 };
 
-/** Runs one command to its exit; resolves to { ms, stdout }. Fails on a non-zero exit. */
+/** Runs one command to its exit; resolves to { ms, cpuMs, stdout }. Fails on a non-zero exit. */
 function timed(name) {
   const { args, cwd } = COMMANDS[name];
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', cpuPreload, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (code !== 0) reject(new Error(`${name} exited ${code}: ${stderr.slice(-500)}`));
-      else resolve({ ms, stdout });
+      const cpu = /@@cpu-us (\d+)/.exec(stderr);
+      if (code !== 0 || cpu === null) reject(new Error(`${name} exited ${code}${cpu === null ? ' without its CPU time' : ''}: ${stderr.slice(-500)}`));
+      else resolve({ ms, cpuMs: Number(cpu[1]) / 1e3, stdout });
     });
   });
 }
@@ -60,16 +65,20 @@ const names = Object.keys(COMMANDS);
 const warmup = 1;
 const runs = quick ? 5 : 9;
 const times = Object.fromEntries(names.map((n) => [n, []]));
+const cpuTimes = Object.fromEntries(names.map((n) => [n, []]));
 const importMs = [];
 for (let round = 0; round < warmup + runs; round++) {
   for (const name of round % 2 === 0 ? names : [...names].reverse()) {
-    const { ms, stdout } = await timed(name);
+    const { ms, cpuMs, stdout } = await timed(name);
     if (round < warmup) continue;
     times[name].push(ms);
+    cpuTimes[name].push(cpuMs);
     if (name === 'import') importMs.push(Number(stdout.split('\n').find((l) => l.startsWith(IMPORT_MARK)).slice(IMPORT_MARK.length)));
   }
 }
 const med = Object.fromEntries(names.map((n) => [n, median(times[n])]));
+const cpu = Object.fromEntries(names.map((n) => [n, median(cpuTimes[n])]));
+const cpuAbove = (n) => median(cpuTimes[n].map((t, i) => t - cpuTimes.node[i]));
 const modules = Object.fromEntries(names.map((n) => [n, modulesLoaded(n)]));
 const nodeRef = { name: 'node -e 0 (Node itself)', value: med.node, unit: 'ms' };
 // Differences paired within a round (both processes ran seconds apart) are steadier on a shared
@@ -113,6 +122,19 @@ emit({
       reference: nodeRef,
       note: `${above('validate').toFixed(0)} ms above Node's own start, ${above('validate', 'nodeEsm').toFixed(0)} ms above Node with its ES module loader (medians of per-round differences); ${loaded('validate')}; ${spread('validate')}`,
     }),
+    ...[
+      ['help', 'homecore --help'],
+      ['validate', 'homecore validate <one manifest>'],
+    ].map(([key, label]) =>
+      measure({
+        id: `startup.${key}_cpu`,
+        name: `  ${label}, CPU time of the process (user + system; steadier than wall time on a busy machine)`,
+        value: cpu[key],
+        unit: 'ms',
+        reference: { name: 'node -e 0, CPU time', value: cpu.node, unit: 'ms' },
+        note: `${cpuAbove(key).toFixed(0)} ms of CPU above node -e 0 (median of per-round differences)`,
+      }),
+    ),
     measure({
       id: 'startup.import_manifest',
       name: "import('@homecore/manifest') in a fresh process (the import alone, timed inside the process)",
@@ -122,5 +144,8 @@ emit({
       note: `the whole process took ${med.import.toFixed(0)} ms (${above('import').toFixed(0)} ms above node -e 0, ${above('import', 'nodeEsm').toFixed(0)} ms above Node with its ES module loader); ${loaded('import')}; import min ${Math.min(...importMs).toFixed(1)}, max ${Math.max(...importMs).toFixed(1)} ms`,
     }),
   ],
-  notes: [`${runs} interleaved rounds after ${warmup} warm-up, one process per command per round; medians; module counts from one more run with NODE_DEBUG=esm (the package's own dist files and their dependencies)`],
+  notes: [
+    `CPU time (user + system, all threads) per process, medians: node -e 0 ${cpu.node.toFixed(0)} ms, with the ES module loader ${cpu.nodeEsm.toFixed(0)} ms, --help ${cpu.help.toFixed(0)} ms (+${cpuAbove('help').toFixed(0)}), validate ${cpu.validate.toFixed(0)} ms (+${cpuAbove('validate').toFixed(0)}), import ${cpu.import.toFixed(0)} ms (+${cpuAbove('import').toFixed(0)}); (+x) = above node -e 0, paired per round`,
+    `${runs} interleaved rounds after ${warmup} warm-up, one process per command per round; medians; module counts from one more run with NODE_DEBUG=esm (the package's own dist files and their dependencies); every process preloads lib/cpu-at-exit.cjs (-r) to report its CPU time`,
+  ],
 });
