@@ -13,6 +13,9 @@
 // on stderr at exit: on a busy machine wall time grows with the neighbours' load, CPU time much less, so the
 // CPU rows say what the command itself costs (the wall rows carry the targets).
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median } from '../lib/measure.mjs';
 import { childArgs, emit, measure } from '../lib/report.mjs';
@@ -61,6 +64,39 @@ function modulesLoaded(name) {
   return urls.size === 0 ? null : urls.size;
 }
 
+/**
+ * Where one run of the command spends its time: a CPU profile (--cpu-prof, 100 µs sampling) of
+ * the process, samples summed by what they ran. Untimed; one run, so a rough split.
+ */
+function profileSplit(name) {
+  const { args, cwd } = COMMANDS[name];
+  const dir = mkdtempSync(join(tmpdir(), 'homecore-startup-'));
+  try {
+    spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100', ...args], { cwd, stdio: 'ignore' });
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (file === undefined) return null;
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+    const nodes = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+    const split = {};
+    profile.samples.forEach((id, i) => {
+      const { url, functionName } = nodes.get(id);
+      const kind = /\/packages\/[^/]+\/dist\//.test(url)
+        ? `homecore ${url.match(/\/packages\/([^/]+)\/dist\//)[1]}`
+        : url.startsWith('node:internal/modules/esm/')
+          ? 'Node ES module loader'
+          : url.startsWith('node:')
+            ? 'Node internals'
+            : url === ''
+              ? `(${functionName || 'native'})`
+              : 'other JS';
+      split[kind] = (split[kind] ?? 0) + profile.timeDeltas[i] / 1000;
+    });
+    return split;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const names = Object.keys(COMMANDS);
 const warmup = 1;
 const runs = quick ? 5 : 9;
@@ -80,6 +116,13 @@ const med = Object.fromEntries(names.map((n) => [n, median(times[n])]));
 const cpu = Object.fromEntries(names.map((n) => [n, median(cpuTimes[n])]));
 const cpuAbove = (n) => median(cpuTimes[n].map((t, i) => t - cpuTimes.node[i]));
 const modules = Object.fromEntries(names.map((n) => [n, modulesLoaded(n)]));
+const splits = Object.fromEntries(['nodeEsm', 'help', 'validate', 'import'].map((n) => [n, profileSplit(n)]));
+const splitText = (n) => {
+  const split = splits[n];
+  if (split === null) return `${n}: no profile`;
+  const parts = Object.entries(split).filter(([, ms]) => ms >= 1).sort((a, b) => b[1] - a[1]);
+  return `${n}: ${parts.map(([kind, ms]) => `${kind} ${ms.toFixed(0)}`).join(', ')} ms`;
+};
 const nodeRef = { name: 'node -e 0 (Node itself)', value: med.node, unit: 'ms' };
 // Differences paired within a round (both processes ran seconds apart) are steadier on a shared
 // machine than the difference of two medians.
@@ -145,6 +188,7 @@ emit({
     }),
   ],
   notes: [
+    `where the time goes (one CPU profile per command, after Node's own bootstrap, ms by what ran): ${['nodeEsm', 'help', 'validate', 'import'].map(splitText).join('; ')}`,
     `CPU time (user + system, all threads) per process, medians: node -e 0 ${cpu.node.toFixed(0)} ms, with the ES module loader ${cpu.nodeEsm.toFixed(0)} ms, --help ${cpu.help.toFixed(0)} ms (+${cpuAbove('help').toFixed(0)}), validate ${cpu.validate.toFixed(0)} ms (+${cpuAbove('validate').toFixed(0)}), import ${cpu.import.toFixed(0)} ms (+${cpuAbove('import').toFixed(0)}); (+x) = above node -e 0, paired per round`,
     `${runs} interleaved rounds after ${warmup} warm-up, one process per command per round; medians; module counts from one more run with NODE_DEBUG=esm (the package's own dist files and their dependencies); every process preloads lib/cpu-at-exit.cjs (-r) to report its CPU time`,
   ],
