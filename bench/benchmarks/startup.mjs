@@ -124,7 +124,7 @@ const splitText = (n) => {
   return `${n}: ${parts.map(([kind, ms]) => `${kind} ${ms.toFixed(0)}`).join(', ')} ms`;
 };
 const nodeRef = { name: 'node -e 0 (Node itself)', value: med.node, unit: 'ms' };
-// Differences paired within a round (both processes ran seconds apart) are steadier on a shared
+// Differences paired within a round (the two processes ran within a second of each other) are steadier on a shared
 // machine than the difference of two medians.
 const above = (n, floor = 'node') => median(times[n].map((t, i) => t - times[floor][i]));
 const spread = (n) => `min ${Math.min(...times[n]).toFixed(0)}, max ${Math.max(...times[n]).toFixed(0)} ms over ${times[n].length} runs`;
