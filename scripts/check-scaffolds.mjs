@@ -3,7 +3,8 @@
 // published package with pnpm, scaffolds a project in each of the five languages with the built
 // CLI (`--tarballs`, so the projects depend on those tarballs), installs each with plain npm (the
 // registry serves only third-party packages: assemblyscript, wabt, typescript, vitest), and runs
-// the project's own `build`, `build:dev` and `test` scripts and `homecore run .` with its scenario.
+// the project's own `build`, `build:dev` and `test` scripts, `homecore run .` with its scenario,
+// and `homecore dev .` through one source edit.
 //
 //   node scripts/check-scaffolds.mjs [--lang ts,as,c,rust,wat] [--keep]
 //
@@ -11,7 +12,7 @@
 // `apt-get install -y clang lld rustc libstd-rust-dev-wasm32`. Every step prints its time; a
 // failing step prints its whole output and the script exits 1. --keep leaves the temp folder.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +52,73 @@ function step(label, command, args, cwd) {
   console.log(`ok ${seconds.toFixed(1)} s`);
   timings.push({ label, seconds });
   return result.stdout;
+}
+
+/** The template's main source, which the dev step edits. */
+const SOURCES = { ts: 'src/index.ts', as: 'assembly/index.ts', c: 'src/plugin.c', rust: 'src/lib.rs', wat: 'src/plugin.wat' };
+
+/**
+ * `homecore dev .` in the project: waits for the first cycle's actions, edits the main source
+ * (a comment), waits for the rebuild's cycle, then stops it with SIGINT and expects exit 0.
+ */
+async function devStep(project, lang) {
+  const t0 = performance.now();
+  process.stdout.write('  homecore dev . (start, one source edit, Ctrl-C) ... ');
+  // The installed bin itself, not npx: npm exec does not pass SIGINT on to the command.
+  const bin = join(project, 'node_modules', '.bin', 'homecore');
+  const child = spawn(process.execPath, [bin, 'dev', '.', '--json'], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const cycles = [];
+  let waiting;
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+    const lines = out.split('\n');
+    lines.pop(); // not complete yet
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      const record = JSON.parse(line);
+      if (record.kind === 'cycle' && !cycles.some((c) => c.change === record.change)) {
+        cycles.push(record);
+        waiting?.();
+      }
+    }
+  });
+  child.stderr.on('data', (chunk) => (err += chunk));
+  const exited = new Promise((done) => child.on('exit', (code, signal) => done(code ?? signal)));
+  const cycle = (change) =>
+    new Promise((done, failed) => {
+      const timer = setTimeout(() => failed(new Error(`no dev cycle ${change} within 120 s`)), 120_000);
+      waiting = () => {
+        const found = cycles.find((c) => c.change === change);
+        if (found !== undefined) {
+          clearTimeout(timer);
+          done(found);
+        }
+      };
+      waiting();
+    });
+  try {
+    const first = await cycle(0);
+    if (first.actions < 2) throw new Error(`the first dev cycle took ${first.actions} action(s), expected the scenario's 2 writes`);
+    // Let the watcher settle (dev rescans shortly after it is ready), then make a real edit.
+    await new Promise((done) => setTimeout(done, 1500));
+    const file = join(project, SOURCES[lang]);
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, `${text.trimEnd()}\n${lang === 'wat' ? ';;' : '//'} edited by check-scaffolds\n`);
+    const second = await cycle(1);
+    if (second.actions < 2 || second.refused.length > 0) throw new Error(`after an edit dev took ${second.actions} action(s) and refused ${JSON.stringify(second.refused)}`);
+    child.kill('SIGINT');
+    const code = await Promise.race([exited, new Promise((done) => setTimeout(() => done('no exit within 30 s of SIGINT'), 30_000).unref())]);
+    if (code !== 0) throw new Error(`dev exited with ${code} on SIGINT, expected 0`);
+    console.log(`ok ${((performance.now() - t0) / 1000).toFixed(1)} s (edit → actions ${second.ms.total} ms)`);
+    timings.push({ label: `dev ${lang}`, seconds: (performance.now() - t0) / 1000 });
+  } catch (error) {
+    child.kill('SIGKILL');
+    console.log('FAILED');
+    console.error(`\n--- stdout\n${out}\n--- stderr\n${err}`);
+    fail(`${lang}: homecore dev: ${error.message}`);
+  }
 }
 
 /** Packs the packages three at a time (each pack is mostly npx and pnpm starting up). */
@@ -146,6 +214,7 @@ try {
       .map((e) => `${e.entity_id}=${e.state}`);
     const expected = [`binary_sensor.${domain}=on`, `binary_sensor.${domain}=off`];
     if (JSON.stringify(writes) !== JSON.stringify(expected)) fail(`${lang}: homecore run wrote ${JSON.stringify(writes)}, expected ${JSON.stringify(expected)}\n${out}`);
+    await devStep(project, lang);
   }
 } finally {
   if (values.keep) console.log(`kept ${work}`);
