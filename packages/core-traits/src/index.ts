@@ -66,6 +66,7 @@ export type {
   RuntimeStats,
 } from './runtime.js';
 export { HOMECORE_VERSION } from './version.js';
+export { formatTimestamp } from './timestamp.js';
 export { ErrorCode, HomecoreError, errorLocation, isHomecoreError, toHomecoreError, type ErrorCodeValue, type ErrorOptions } from '@homecore/errors';
 export type { PluginManifest } from '@homecore/manifest';
 export { PATTERN_MAX_LENGTH, PATTERN_MAX_WILDCARDS, patternProblem, type PatternProblem } from '@homecore/manifest/pattern';

@@ -1,4 +1,5 @@
 import {
+  formatTimestamp,
   ErrorCode,
   EventType,
   HomecoreError,
@@ -16,7 +17,6 @@ import {
 } from '@homecore/core-traits';
 import { ENTITY_ID_RULE, MAX_ENTITY_ID_LENGTH, isSlug, isValidEntityId } from './entity-id.js';
 import { copyJsonObject, jsonEqual } from './json-copy.js';
-import { formatTimestamp } from './timestamp.js';
 import { createUlidGenerator } from './ulid.js';
 
 /** Options for `InMemoryCore`. */

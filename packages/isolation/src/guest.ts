@@ -2,6 +2,7 @@ import { Socket } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import {
+  formatTimestamp,
   ErrorCode,
   HomecoreError,
   PermissionSet,
@@ -392,7 +393,7 @@ class Guest {
   /** The state a write will produce, as the core would make it; the host's echo replaces it. */
   #predictWrite(entityId: string, state: string, attributes: Attributes, forceUpdate: boolean): EntityState {
     const old = this.#mirror.get(entityId);
-    const stamp = new Date(this.#now()).toISOString().replace('Z', '+00:00');
+    const stamp = formatTimestamp(this.#now());
     const same = old !== undefined && old.state === state && sameJson(old.attributes, attributes);
     const context = { id: `pending-${this.#nextId++}`, parent_id: null, user_id: `plugin:${this.#manifest.domain}` };
     const written: EntityState =

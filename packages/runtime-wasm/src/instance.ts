@@ -1,4 +1,5 @@
 import {
+  formatTimestamp,
   AbiStatus,
   ErrorCode,
   EventType,
@@ -719,7 +720,7 @@ export class WasmPluginInstance implements PluginInstance {
     const current = ctx.getState(entityId);
     const pending = this.pendingStates.get(entityId);
     if (pending === undefined) return current;
-    const now = new Date(ctx.now()).toISOString();
+    const now = formatTimestamp(ctx.now());
     return {
       entity_id: entityId,
       state: pending.state,

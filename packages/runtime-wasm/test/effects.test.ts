@@ -83,8 +83,11 @@ describe('effects after return', () => {
     await go();
     expect(failures).toEqual([]);
     expect(core.getState('sensor.a')?.state).toBe('2');
-    const read = core.getState('sensor.b')?.attributes as { entity_id: string; state: string };
+    const read = core.getState('sensor.b')?.attributes as { entity_id: string; state: string; last_updated: string; last_changed: string };
     expect(read).toMatchObject({ entity_id: 'sensor.a', state: '2' });
+    // Home Assistant's timestamp shape, as the core writes it: microseconds and +00:00.
+    expect(read.last_updated).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$/);
+    expect(read.last_changed).toBe(read.last_updated);
   });
 
   test('core events are reserved: DENIED to the guest even with event:fire:*, audited, never on the bus', async () => {

@@ -1,4 +1,4 @@
-import { ErrorCode, HomecoreError } from '@homecore/core-traits';
+import { ErrorCode, HomecoreError } from '@homecore/errors';
 
 // The date-and-time part changes once a second: it is formatted by toISOString only then.
 let cachedSecond = Number.NaN;
