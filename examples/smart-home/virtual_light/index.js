@@ -90,16 +90,18 @@ function errorLocation(error) {
     const raw = match[1];
     const entry = /\?v=\d+-\d+$/.test(raw);
     let file = raw.replace(/\?v=\d+-\d+$/, "");
-    if (file.startsWith("file://")) {
-      try {
-        file = decodeURIComponent(new URL(file).pathname);
-      } catch {
-      }
-    }
+    if (file.startsWith("file://")) file = filePath(file);
     frames.push({ file, line: match[2], column: match[3], entry });
   }
   const pick = frames.find((f) => f.entry) ?? frames.find((f) => !f.file.includes("/node_modules/")) ?? frames[0];
   return pick === void 0 ? void 0 : `${pick.file}:${pick.line}:${pick.column}`;
+}
+function filePath(url) {
+  try {
+    return decodeURIComponent(new URL(url).pathname);
+  } catch {
+    return url;
+  }
 }
 new TextEncoder();
 new Set(RESERVED_EVENT_TYPE_NAMES);

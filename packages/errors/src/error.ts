@@ -111,15 +111,18 @@ export function errorLocation(error: unknown): string | undefined {
     // A native plugin's entry is imported with a `?v=` query that makes each load fresh.
     const entry = /\?v=\d+-\d+$/.test(raw);
     let file = raw.replace(/\?v=\d+-\d+$/, '');
-    if (file.startsWith('file://')) {
-      try {
-        file = decodeURIComponent(new URL(file).pathname);
-      } catch {
-        // keep the URL as it is
-      }
-    }
+    if (file.startsWith('file://')) file = filePath(file);
     frames.push({ file, line: match[2]!, column: match[3]!, entry });
   }
   const pick = frames.find((f) => f.entry) ?? frames.find((f) => !f.file.includes('/node_modules/')) ?? frames[0];
   return pick === undefined ? undefined : `${pick.file}:${pick.line}:${pick.column}`;
+}
+
+/** The path of a `file://` URL, or the URL as it is when it does not parse. */
+function filePath(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname);
+  } catch {
+    return url;
+  }
 }
