@@ -418,7 +418,8 @@ export class DevSession {
   private async loadProjects(projects: readonly Project[]): Promise<number> {
     const { out } = this.records;
     const registry = this.house!.registry;
-    const found = await registry.discover(this.root);
+    // A plugin's own folder is read on its own: a sibling copy of the project (same domain) must not shadow it.
+    const found = this.single ? await registry.discoverFolder([...this.projects.keys()][0]!) : await registry.discover(this.root);
     const wanted = new Set(projects.map((p) => p.dir));
     const mine: DiscoveredPlugin[] = found.plugins.filter((p) => wanted.has(p.dir) && registry.get(p.manifest.domain) === undefined);
     for (const error of found.errors) {

@@ -1,6 +1,6 @@
 import type { BusEvent } from '@homecore/core-traits';
-import { stat, realpath } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileGrantStore, type LoadReport, type PluginRegistry, type RegistryActivity } from '@homecore/registry';
 import type { IsolationPolicy } from '@homecore/runtime-native';
 import { describeStep, pluginCounters, type DenialLine, type PluginSummaryLine, type RunOutput } from './output.js';
@@ -127,14 +127,8 @@ export async function runPlugins(options: RunOptions): Promise<number> {
 async function loadTarget(registry: PluginRegistry, dir: string): Promise<LoadReport> {
   const ownManifest = await stat(join(dir, 'manifest.json')).then((s) => s.isFile(), () => false);
   if (!ownManifest) return registry.loadDirectory(dir);
-  const found = await registry.discover(dirname(dir));
-  const real = await realpath(dir);
-  const mine = found.plugins.filter((p) => p.dir === real);
-  // The folder's own refusal (a broken manifest...), not its siblings'.
-  const about = (e: { message: string; details?: Record<string, unknown> | undefined }) =>
-    e.message.includes(real) || e.message.includes(dir) || JSON.stringify(e.details ?? {}).includes(real) || JSON.stringify(e.details ?? {}).includes(dir);
-  const errors = mine.length === 0 ? found.errors.filter(about) : [];
-  const report = await registry.loadAll(mine.map((p) => ({ manifest: p.manifest, code: p.code, baseDir: p.dir, ...(p.config ? { config: p.config } : {}) })));
-  return { ...report, errors: [...errors, ...report.errors] };
+  const found = await registry.discoverFolder(dir);
+  const report = await registry.loadAll(found.plugins.map((p) => ({ manifest: p.manifest, code: p.code, baseDir: p.dir, ...(p.config ? { config: p.config } : {}) })));
+  return { ...report, errors: [...found.errors, ...report.errors] };
 }
 

@@ -143,6 +143,16 @@ describe('homecore run on a plugin\'s own folder, and a run that loads nothing',
     expect(lastWrite(lines(stdout), 'sensor.witness')).toBe('1');
   });
 
+  it('runs the folder it was given, not a sibling copy of the same plugin', async () => {
+    // A copy next to the project (same domain, named after it) used to win discovery's duplicate rule.
+    const copy = { ...witness, 'index.mjs': witness['index.mjs'].replace("String(seen)", "'from the copy'") };
+    const root = pluginDir({ witness: copy, project: witness });
+    const scenario = tempFile('s.jsonl', '{"set": "sensor.t", "state": "1"}\n');
+    const { code, stdout } = await homecore('run', `${root}/project`, '--scenario', scenario, '--json');
+    expect(code).toBe(0);
+    expect(lastWrite(lines(stdout), 'sensor.witness')).toBe('1');
+  });
+
   it('exits 1 and says why when nothing is running', async () => {
     const empty = pluginDir({});
     const none = await homecore('run', empty);

@@ -1,5 +1,5 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ErrorCode, HomecoreError, isHomecoreError } from '@homecore/core-traits';
 import { parseManifest } from '@homecore/manifest';
 import type { ConfigEntryInit, DiscoveredPlugin, DiscoveryReport } from './types.js';
@@ -167,6 +167,34 @@ export async function readPluginFolder(root: string, folder: string): Promise<Di
   } catch (error) {
     throw folderError(error, folder, isHomecoreError(error) && error.code.startsWith('HC_ERR_MANIFEST') ? manifestFile : folder);
   }
+}
+
+/**
+ * Reads one plugin's own folder (one holding a manifest.json) as a directory of one: the same
+ * checks as discovery, but no sibling folder is read, so a copy of the project next to it (same
+ * domain) or a broken neighbour changes nothing. `onRoot` hears the folder's parent (real path).
+ */
+export async function discoverPluginFolder(folder: string, onRoot?: (root: string) => void): Promise<DiscoveryReport> {
+  const report: DiscoveryReport = { plugins: [], errors: [], warnings: [] };
+  let real: string;
+  try {
+    real = await realpath(resolve(folder));
+    onRoot?.(dirname(real));
+  } catch (error) {
+    report.errors.push(
+      new HomecoreError(ErrorCode.PLUGIN_FOLDER_INVALID, `plugin folder ${folder} cannot be read (${String(error)}): pass an existing folder`, {
+        details: { folder },
+        cause: error,
+      }),
+    );
+    return report;
+  }
+  try {
+    report.plugins.push(await readFolder(real, basename(real), report.warnings));
+  } catch (error) {
+    report.errors.push(folderError(error, real, isHomecoreError(error) && error.code.startsWith('HC_ERR_MANIFEST') ? join(real, MANIFEST) : real));
+  }
+  return report;
 }
 
 /**

@@ -4,7 +4,7 @@ import { Bookkeeping, pluginStatsOf, summaryOf } from './bookkeeping.js';
 import { subscriptionWarnings } from './coverage.js';
 import { Delivery } from './delivery.js';
 import { loadInDependencyOrder } from './dependencies.js';
-import { discoverPlugins } from './discovery.js';
+import { discoverPluginFolder, discoverPlugins } from './discovery.js';
 import { Grants, type AcceptedGrant, type GrantAcceptance } from './grants.js';
 import { SubscriptionIndex } from './dispatch.js';
 import { IdleTracker } from './idle.js';
@@ -110,6 +110,18 @@ export class PluginRegistry {
   async discover(dir: string): Promise<DiscoveryReport> {
     let root = '';
     const report = await discoverPlugins(dir, (real) => (root = real));
+    return this.#noteDiscovered(report, root);
+  }
+
+  /** Reads one plugin's own folder (holding manifest.json) as a directory of one; its siblings are not read. Loads nothing. */
+  async discoverFolder(folder: string): Promise<DiscoveryReport> {
+    let root = '';
+    const report = await discoverPluginFolder(folder, (real) => (root = real));
+    return this.#noteDiscovered(report, root);
+  }
+
+  /** Remembers where each discovered plugin came from (a reload reads it again) and adds subscription warnings. */
+  #noteDiscovered(report: DiscoveryReport, root: string): DiscoveryReport {
     for (const plugin of report.plugins) this.folders.set(plugin.dir, { root, dir: plugin.dir, entry: plugin.code });
     for (const { manifest } of report.plugins) {
       for (const warning of subscriptionWarnings(manifest)) report.warnings.push(`${manifest.domain}: ${warning}`);

@@ -141,3 +141,31 @@ describe('discovery', () => {
     expect(runtime.loadedCode).toContain(join(realpathSync(root), 'good', 'index.js'));
   });
 });
+
+describe('discoverFolder: one plugin folder as a directory of one', () => {
+  it('reads only that folder: a sibling with the same domain or a broken manifest changes nothing', async () => {
+    const own = plugin('project', manifest('alpha'));
+    plugin('alpha', manifest('alpha'));
+    plugin('broken', '{ not json');
+    const { registry } = setup();
+    const report = await registry.discoverFolder(own);
+    expect(report.errors).toEqual([]);
+    expect(report.plugins.map((p) => [p.manifest.domain, p.dir])).toEqual([['alpha', realpathSync(own)]]);
+    expect(report.warnings.some((w) => w.includes('folder name differs from the domain'))).toBe(true);
+    // The whole directory, by contrast, keeps the folder named after the domain.
+    const all = await registry.discover(root);
+    expect(all.plugins.map((p) => p.dir)).toEqual([realpathSync(join(root, 'alpha'))]);
+  });
+
+  it('names the folder and the file when it is not a plugin', async () => {
+    const { registry } = setup();
+    const missing = await registry.discoverFolder(join(root, 'nothing-here'));
+    expect(missing.plugins).toEqual([]);
+    expect(missing.errors.map((e) => e.code)).toEqual([ErrorCode.PLUGIN_FOLDER_INVALID]);
+    expect(missing.errors[0]!.message).toContain('nothing-here');
+    const bad = plugin('bad', '{ not json');
+    const broken = await registry.discoverFolder(bad);
+    expect(broken.errors.map((e) => e.code)).toEqual([ErrorCode.MANIFEST_JSON]);
+    expect(broken.errors[0]!.message).toContain(join(realpathSync(bad), 'manifest.json'));
+  });
+});

@@ -129,12 +129,9 @@ export async function createTestHome(options: TestHomeOptions = {}): Promise<Tes
       } catch (error) {
         throw new HomecoreError(ErrorCode.PLUGIN_FOLDER_INVALID, `${join(folder, 'manifest.json')} cannot be read as JSON (${(error as Error).message}): give the plugin's folder`, { cause: error });
       }
-      const found = await registry.discover(resolve(folder, '..'));
-      const plugin = found.plugins.find((p) => resolve(p.dir) === folder);
-      if (plugin === undefined) {
-        const error = found.errors.find((e) => String(e.message).includes(folder));
-        throw error ?? new HomecoreError(ErrorCode.PLUGIN_FOLDER_INVALID, `${folder} is not a plugin folder`);
-      }
+      const found = await registry.discoverFolder(folder);
+      const plugin = found.plugins[0];
+      if (plugin === undefined) throw found.errors[0] ?? new HomecoreError(ErrorCode.PLUGIN_FOLDER_INVALID, `${folder} is not a plugin folder`);
       const id = await registry.load(plugin.manifest, plugin.code, { baseDir: plugin.dir, ...(config ?? plugin.config ? { config: config ?? plugin.config } : {}) });
       await registry.idle();
       return id;
