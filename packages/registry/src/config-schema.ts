@@ -1,5 +1,22 @@
 import { ErrorCode, HomecoreError } from '@homecore/core-traits';
-import { Errors } from 'typebox/schema';
+import type { Errors as TypeBoxErrors } from 'typebox/schema';
+
+// TypeBox's evaluator loads about 2,000 ES modules (200-250 ms): imported only once a manifest
+// declares a schema, awaited before any check of it, so a home (or a test file) without schemas
+// never pays for it.
+let evaluate: typeof TypeBoxErrors | undefined;
+let loading: Promise<void> | undefined;
+
+/** Loads the schema evaluator if `manifest` declares a config or service schema; checks of that manifest are synchronous after it. */
+export function prepareSchemas(manifest: { config_schema?: unknown; services?: readonly { schema?: unknown }[] | undefined }): Promise<void> | undefined {
+  if (evaluate !== undefined) return undefined;
+  const declares = manifest.config_schema !== undefined || (manifest.services ?? []).some((s) => s.schema !== undefined);
+  if (!declares) return undefined;
+  loading ??= import('typebox/schema').then((m) => {
+    evaluate = m.Errors;
+  });
+  return loading;
+}
 
 /** One way a value breaks a schema: where (a JSON pointer, `/` for the root) and what. */
 export interface SchemaProblem {
@@ -12,8 +29,12 @@ export interface SchemaProblem {
  * matches; `{ broken }` with the evaluator's error when the schema itself cannot be evaluated.
  */
 function schemaProblems(schema: Record<string, unknown>, value: unknown): SchemaProblem[] | { broken: unknown } {
+  if (evaluate === undefined) {
+    // prepareSchemas was not awaited for this manifest: a bug in the registry, never the plugin's fault.
+    return { broken: new Error('the schema evaluator was not loaded before a schema check (prepareSchemas)') };
+  }
   try {
-    const [ok, errors] = Errors(schema as Parameters<typeof Errors>[0], value);
+    const [ok, errors] = evaluate(schema as Parameters<typeof TypeBoxErrors>[0], value);
     if (ok) return [];
     const problems = errors
       // TypeBox reports `additionalProperties: false` twice; keep the one that names the key.

@@ -16,7 +16,7 @@ import {
 import type { ResolvedManifest } from '@homecore/manifest';
 import type { Bookkeeping } from './bookkeeping.js';
 import { entryVersionOf, newEntry, updatedEntry } from './config-entry.js';
-import { checkConfigData } from './config-schema.js';
+import { checkConfigData, prepareSchemas } from './config-schema.js';
 import { subscriptionWarnings } from './coverage.js';
 import type { Delivery } from './delivery.js';
 import { cycleError, dependencyFailedError, dependencyNodes, dependentsOf, duplicateError, missingError, nodeOf } from './dependencies.js';
@@ -79,7 +79,10 @@ export class Lifecycle {
   /** Loads a validated manifest: reserves the id, checks dependencies and config, then sets it up. */
   async load(manifest: ResolvedManifest, code: PluginCode, options: LoadOptions, checkCycles: boolean): Promise<PluginId> {
     const id = manifest.domain;
-    // Everything up to reserving the id is synchronous, so two concurrent loads cannot both pass.
+    // Awaited only when there is something to load: without schemas, everything up to reserving the
+    // id stays synchronous from the call, and with them from here on; two concurrent loads cannot both pass.
+    const schemas = prepareSchemas(manifest);
+    if (schemas !== undefined) await schemas;
     if (this.records.has(id)) throw duplicateError(id);
     const runtime = runtimeFor(this.settings.runtimes, manifest);
     PermissionSet.parse(manifest.permissions ?? [], id);
@@ -793,6 +796,8 @@ export class Lifecycle {
       runtime = runtimeFor(this.settings.runtimes, manifest);
       const unmet = (manifest.dependencies ?? []).filter((d) => this.records.get(d)?.entry.state !== 'loaded');
       if (unmet.length > 0) throw dependencyFailedError(id, unmet);
+      const schemas = prepareSchemas(manifest);
+      if (schemas !== undefined) await schemas;
       checkConfigData(id, manifest.config_schema, config !== undefined ? (config.data ?? {}) : rec.entry.data);
     } catch (error) {
       throw this.reloadFailed(rec, error);
