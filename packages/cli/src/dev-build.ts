@@ -159,11 +159,14 @@ export async function repinModule(dir: string, strict: boolean, beforeWrite: (te
   const from = manifest.module_hash;
   if (from === to) return { kind: 'unchanged' };
   if (strict) return { kind: 'refused', from, to };
-  manifest.module_hash = to;
   const droppedSignature = 'module_signature' in manifest || 'publisher_key' in manifest;
+  // Only the hash's own text changes when it can, so the author's layout of the file stays.
+  const pinned = JSON.stringify(from);
+  const inPlace = !droppedSignature && text.indexOf(pinned) === text.lastIndexOf(pinned) && text.includes(pinned);
+  manifest.module_hash = to;
   delete manifest.module_signature;
   delete manifest.publisher_key;
-  const written = `${JSON.stringify(manifest, null, 2)}\n`;
+  const written = inPlace ? text.replace(pinned, JSON.stringify(to)) : `${JSON.stringify(manifest, null, 2)}\n`;
   // Told first: a watcher may see the file change before this function returns. Written whole
   // by a rename, so no one reads it half written (a dot-file is nobody's source).
   beforeWrite(written);

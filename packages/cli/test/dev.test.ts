@@ -111,6 +111,7 @@ afterEach(async () => {
 describe('homecore dev', () => {
   it('rebuilds, re-pins, reloads and replays a WAT project on each edit; a broken edit shows the compiler and keeps the old version', async () => {
     const dir = watProject(temp(), 'wat_dev', 'v0001');
+    const original = readFileSync(join(dir, 'manifest.json'), 'utf8');
     const session = dev(dir);
     let at = await session.waitFor(/^watching .*wat_dev/m);
     const first = session.stdout();
@@ -119,6 +120,8 @@ describe('homecore dev', () => {
     expect(first).toMatch(/wat_dev: module_hash re-pinned to sha256:/);
     expect(first).toMatch(/wat_dev +wrote sensor\.dev_value = "v0001"/);
     expect(pinnedHash(dir)).toBe(sha256(join(dir, 'build', 'plugin.wasm')));
+    // Only the hash's text changed: the author's layout of the manifest stays.
+    expect(readFileSync(join(dir, 'manifest.json'), 'utf8')).toBe(original.replace(JSON.stringify(STALE), JSON.stringify(pinnedHash(dir))));
 
     writeFileSync(join(dir, 'src', 'plugin.wat'), wat('v0002'));
     at = await session.waitFor(/change → actions \d+ ms/, at);
